@@ -1,0 +1,9 @@
+"""Plain PyTorch tagging networks; nothing here imports spaCy or thinc."""
+
+from .batch import TaggerBatch
+from .char_cnn import CharCNN
+from .lexical_embedding import LexicalEmbedding
+from .lstm_tagger import LSTMTagger
+from .sequence_encoder import LSTMEncoder
+
+__all__ = ["CharCNN", "LSTMEncoder", "LSTMTagger", "LexicalEmbedding", "TaggerBatch"]

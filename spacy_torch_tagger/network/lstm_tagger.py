@@ -1,0 +1,66 @@
+"""The default tagging network: word and hashed lexical embeddings and a character CNN,
+a (bi)LSTM over each doc, and one linear head per target returning logits."""
+
+from typing import Dict, Mapping
+
+import torch
+from torch import nn
+
+from ..feature_spec import FeatureSpec
+from .batch import TaggerBatch
+from .char_cnn import CharCNN
+from .lexical_embedding import LexicalEmbedding
+from .sequence_encoder import LSTMEncoder
+
+
+class LSTMTagger(nn.Module):
+    """Embed -> LSTM -> linear heads, one head per target.
+
+    `n_labels` maps each target ("tag", "pos", "morph") to its number of
+    labels; `forward` returns unnormalized logits per target, shaped
+    (n_tokens, n_labels[target]). Heads start at zero, so an untrained
+    network gives every label the same probability.
+    """
+
+    def __init__(
+        self,
+        features: FeatureSpec,
+        n_labels: Mapping[str, int],
+        *,
+        embed_width: int = 64,
+        char_embed_width: int = 32,
+        char_width: int = 64,
+        char_kernel_size: int = 3,
+        hidden_width: int = 128,
+        depth: int = 1,
+        bidirectional: bool = True,
+        word_dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if not n_labels or any(n < 1 for n in n_labels.values()):
+            raise ValueError(f"LSTMTagger needs at least one label per target, got {dict(n_labels)}.")
+        vocab_rows = features.vocab_rows if features.vocab_attr else 0
+        self.lexical = LexicalEmbedding(vocab_rows, features.rows, embed_width, word_dropout)
+        input_width = self.lexical.output_width
+        self.chars = None
+        if features.max_chars > 0 and char_width > 0:
+            self.chars = CharCNN(features.char_rows, char_embed_width, char_width, char_kernel_size)
+            input_width += self.chars.output_width
+        # The rate is set from spaCy's training dropout before each update.
+        if input_width == 0:
+            raise ValueError("LSTMTagger has no input features: enable vocab_attr, attrs or characters.")
+        self.dropout = nn.Dropout(0.0)
+        self.encoder = LSTMEncoder(input_width, hidden_width, depth, bidirectional)
+        self.heads = nn.ModuleDict(
+            {target: nn.Linear(self.encoder.output_width, n) for target, n in n_labels.items()}
+        )
+        for head in self.heads.values():
+            nn.init.zeros_(head.weight)
+            nn.init.zeros_(head.bias)
+
+    def forward(self, batch: TaggerBatch) -> Dict[str, torch.Tensor]:
+        vectors = self.lexical(batch.words, batch.lexical)
+        if self.chars is not None:
+            vectors = torch.cat([vectors, self.chars(batch.chars)[batch.token_types]], dim=1)
+        hidden = self.dropout(self.encoder(self.dropout(vectors), batch.lengths))
+        return {target: head(hidden) for target, head in self.heads.items()}
