@@ -11,7 +11,7 @@ from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
-from thinc.api import Config, Model, Optimizer, SequenceCategoricalCrossentropy, set_dropout_rate, torch2xp
+from thinc.api import Config, Model, Optimizer, SequenceCategoricalCrossentropy, set_dropout_rate
 from thinc.types import Floats2d, Ints1d
 
 from .targets import (
@@ -22,7 +22,8 @@ from .targets import (
     reference_labels,
     validate_targets,
 )
-from .tagger_model import build_network, label_counts, network_of, set_label_counts
+from .serialize import WeightsError
+from .tagger_model import build_network, label_counts, set_label_counts
 
 DEFAULT_MODEL_CONFIG = """
 [model]
@@ -68,7 +69,7 @@ Predictions = Dict[str, List[Ints1d]]
         "label_smoothing": 0.0,
         "scorer": {"@scorers": "spacy_torch_tagger.scorer.v1"},
     },
-    default_score_weights={"tag_acc": 1.0, "pos_acc": 1.0, "morph_acc": 1.0, "morph_per_feat": None},
+    default_score_weights={"tag_acc": 1.0, "pos_acc": None, "morph_acc": None, "morph_per_feat": None},
 )
 def make_torch_tagger(
     nlp: Language,
@@ -353,30 +354,6 @@ class TorchTagger(TrainablePipe):
                         "it, or regenerate the labels file with `spacy init labels`."
                     )
 
-    def use_params(self, params: Dict) -> Iterator[None]:
-        """Swap in parameters such as the optimizer's averages, as spaCy's
-        `Language.use_params` expects (a generator, like TrainablePipe's).
-
-        thinc's PyTorchShim looks averages up by string keys, while the optimizer
-        stores them by (shim id, parameter name); this bridges the two so that
-        `use_averages` works for the torch network.
-        """
-        with self.model.use_params(self._shim_params(params)):
-            yield
-
-    def _shim_params(self, params: Dict) -> Dict:
-        network = network_of(self.model)
-        shim = self.model.layers[0].shims[0]
-        averaged = {name: params[(shim.id, name)] for name, _ in network.named_parameters()
-                    if (shim.id, name) in params} if network is not None else {}
-        if not averaged:
-            return params
-        merged = dict(params)
-        for name, tensor in network.state_dict().items():
-            value = averaged.get(name)
-            merged[f"pytorch_{shim.id}_{name}"] = value if value is not None else torch2xp(tensor)
-        return merged
-
     def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
         serializers = {
             "cfg": lambda: srsly.json_dumps(self.cfg),
@@ -430,12 +407,13 @@ class TorchTagger(TrainablePipe):
     def _load_model(self, data: bytes, source: str) -> None:
         """Rebuild the network at the saved label counts, then load its weights."""
         counts = self._label_counts()
-        if all(counts.values()):
+        built = all(counts.values())
+        if built:
             set_label_counts(self.model, counts)
             build_network(self.model)
         try:
             self.model.from_bytes(data)
-        except ValueError:
+        except WeightsError:
             raise
         except Exception as error:
             raise ValueError(
@@ -443,7 +421,7 @@ class TorchTagger(TrainablePipe):
                 f"{type(error).__name__}: {error}. The file is not a model saved by "
                 "spacy-torch-tagger; restore it from the original pipeline or re-train."
             ) from None
-        if counts and label_counts(self.model) != counts:
+        if built and label_counts(self.model) != counts:
             raise ValueError(
                 f"torch_tagger '{self.name}': the saved model has label counts "
                 f"{label_counts(self.model)} but its cfg lists {counts}; the model directory is "

@@ -20,6 +20,7 @@ from .convert import docs_to_batch, logits_to_doc_scores
 from .feature_spec import FeatureSpec
 from .featurize import build_vocab
 from .serialize import deserialize_network, serialize_network
+from .shim import TaggerShim
 
 NetworkBuilder = Callable[[FeatureSpec, Dict[str, int]], torch.nn.Module]
 
@@ -39,6 +40,13 @@ def build_tagger_model(
         None,
         convert_inputs=docs_to_batch,
         convert_outputs=logits_to_doc_scores,
+        mixed_precision=mixed_precision,
+        serialize_model=serialize_network,
+        deserialize_model=deserialize_network,
+    )
+    # Same settings, thinc's shim class with in-place updates and averages (see shim.py).
+    wrapper.shims[0] = TaggerShim(
+        None,
         mixed_precision=mixed_precision,
         serialize_model=serialize_network,
         deserialize_model=deserialize_network,

@@ -1,0 +1,62 @@
+"""Shared fixtures: the bundled corpus, UD English-EWT (when present), small pipelines."""
+
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import pytest
+import spacy
+from spacy.language import Language
+from spacy.tokens import DocBin
+from spacy.training import Example
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO / "corpus"
+EWT_DIR = Path(__import__("os").environ.get("UD_EWT_DIR", REPO.parent / "shared" / "corpora" / "ud_english_ewt"))
+
+# A small network keeps unit tests fast; the architecture is the default one.
+SMALL_MODEL: Dict = {
+    "features": {"vocab_rows": 500, "rows": [100, 200, 50], "char_rows": 200},
+    "network": {"embed_width": 16, "char_embed_width": 8, "char_width": 16, "hidden_width": 32},
+}
+
+
+def corpus_examples(nlp: Language, split: str = "train") -> List[Example]:
+    """Examples from the bundled corpus (gold tokens, tag and pos)."""
+    docs = DocBin().from_disk(CORPUS / f"{split}.spacy").get_docs(nlp.vocab)
+    return [Example(nlp.make_doc(doc.text), doc) for doc in docs]
+
+
+def train_pipeline(
+    targets: List[str], steps: int = 30, config: Optional[Dict] = None, seed: int = 0
+) -> Language:
+    """A small torch_tagger pipeline trained briefly on the bundled corpus."""
+    from thinc.api import Adam, fix_random_seed
+
+    fix_random_seed(seed)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("torch_tagger", config={"targets": targets, "model": config or SMALL_MODEL})
+    examples = corpus_examples(nlp)
+    nlp.initialize(lambda: examples)
+    optimizer = Adam(0.01)
+    for step in range(steps):
+        batch = examples[(step * 16) % len(examples):][:16]
+        nlp.update(batch, sgd=optimizer, drop=0.1)
+    return nlp
+
+
+@pytest.fixture(scope="session")
+def trained_nlp() -> Language:
+    """A tag + pos pipeline trained on the bundled corpus (shared, do not modify)."""
+    return train_pipeline(["tag", "pos"], steps=60)
+
+
+@pytest.fixture(scope="session")
+def ewt_dir() -> Path:
+    if not (EWT_DIR / "en_ewt-ud-train.conllu").exists():
+        pytest.skip(f"UD English-EWT not found at {EWT_DIR} (set UD_EWT_DIR to its folder)")
+    return EWT_DIR
+
+
+@pytest.fixture
+def make_examples() -> Callable[[Language, str], List[Example]]:
+    return corpus_examples
