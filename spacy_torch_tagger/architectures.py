@@ -66,10 +66,10 @@ def build_lstm_network(
     char_embed_width: int = 32,
     char_width: int = 64,
     char_kernel_size: int = 3,
-    hidden_width: int = 128,
+    hidden_width: int = 256,
     depth: int = 1,
     bidirectional: bool = True,
-    word_dropout: float = 0.1,
+    word_dropout: float = 0.25,
 ) -> NetworkBuilder:
     """The default network: lexical embeddings + character CNN -> LSTM -> one
     linear head per target. char_width = 0 drops the character CNN; depth = 1,

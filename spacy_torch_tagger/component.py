@@ -47,10 +47,10 @@ embed_width = 64
 char_embed_width = 32
 char_width = 64
 char_kernel_size = 3
-hidden_width = 128
+hidden_width = 256
 depth = 1
 bidirectional = true
-word_dropout = 0.1
+word_dropout = 0.25
 """
 DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
 

@@ -1,5 +1,6 @@
 """Plain PyTorch tagging networks; nothing here imports spaCy or thinc."""
 
+from . import fork_safety  # noqa: F401  (registers the fork handler)
 from .batch import TaggerBatch
 from .char_cnn import CharCNN
 from .lexical_embedding import LexicalEmbedding

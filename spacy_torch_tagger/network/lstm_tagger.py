@@ -31,10 +31,10 @@ class LSTMTagger(nn.Module):
         char_embed_width: int = 32,
         char_width: int = 64,
         char_kernel_size: int = 3,
-        hidden_width: int = 128,
+        hidden_width: int = 256,
         depth: int = 1,
         bidirectional: bool = True,
-        word_dropout: float = 0.1,
+        word_dropout: float = 0.25,
     ) -> None:
         super().__init__()
         if not n_labels or any(n < 1 for n in n_labels.values()):

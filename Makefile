@@ -1,0 +1,38 @@
+# Set-up, the demo and the tests. Every target installs what it needs into $(VENV).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO_OUTPUT ?= training/demo
+DEMO_TEXT ?= The quick brown fox jumps over the lazy dog near the river bank.
+
+.PHONY: setup demo test lint ewt clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: setup.cfg pyproject.toml requirements/torch-cpu.txt requirements/dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements/torch-cpu.txt
+	$(BIN)/python -m pip install --quiet -c requirements/torch-cpu.txt -r requirements/dev.txt -e .
+	touch $@
+
+# Train on the bundled corpus with `spacy train`, then tag a sentence with the best model.
+demo: setup
+	$(BIN)/python -m spacy train configs/demo.cfg --output $(DEMO_OUTPUT)
+	$(BIN)/python -c "import spacy, sys; doc = spacy.load(sys.argv[1])(sys.argv[2]); \
+	print('\n'.join(f'{t.text:12} {t.pos_:6} {t.tag_}' for t in doc))" $(DEMO_OUTPUT)/model-best "$(DEMO_TEXT)"
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# The UD English-EWT recipe (project.yml): convert, train both configs, evaluate, benchmark, package.
+ewt: setup
+	$(BIN)/python -m weasel run all
+
+clean:
+	rm -rf $(VENV) training

@@ -1,0 +1,232 @@
+"""UD English-EWT benchmark: torch_tagger (accurate, fast) beside spaCy's default CPU pipeline.
+
+For each pipeline: train with `python -m spacy train` on EWT train (or reuse an earlier
+run with --reuse), recording wall time and peak memory of the training process; evaluate
+on dev with gold tokens using spaCy's scorer; measure model size on disk. Then measure
+words per second of `nlp.pipe` on the raw dev texts, alternating the pipelines in every
+round, and report each torch_tagger's median per-round ratio to spaCy's pipeline.
+
+Writes benchmarks/results/ewt.json and benchmarks/results/ewt.md.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Dict, List
+
+import spacy
+import thinc
+import torch
+from spacy.cli.evaluate import evaluate
+from spacy.language import Language
+from spacy.tokens import DocBin
+
+REPO = Path(__file__).resolve().parent.parent
+BASELINE = "spacy_default"
+CONFIGS = {"accurate": REPO / "configs" / "ewt_accurate.cfg", "fast": REPO / "configs" / "ewt_fast.cfg"}
+
+
+@dataclass
+class PipelineResult:
+    name: str
+    config: str
+    train_seconds: float
+    train_peak_rss_mb: float
+    size_mb: float
+    scores: Dict[str, float]
+    words_per_second: List[float] = field(default_factory=list)
+    median_words_per_second: float = 0.0
+    median_ratio_to_spacy: float = 0.0
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def baseline_config(models_dir: Path) -> Path:
+    """spaCy's default CPU config for an English tagger + morphologizer."""
+    path = models_dir / "spacy_default.cfg"
+    if not path.exists():
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "spacy",
+                "init",
+                "config",
+                str(path),
+                "-l",
+                "en",
+                "-p",
+                "tagger,morphologizer",
+                "-o",
+                "efficiency",
+                "--force",
+            ],
+            check=True,
+        )
+    return path
+
+
+def train(
+    name: str, config: Path, train_path: Path, dev_path: Path, output: Path, reuse: bool
+) -> Dict[str, float]:
+    """Run `spacy train` in a child process; return its wall time and peak RSS."""
+    record_path = output / "train_record.json"
+    if reuse and record_path.exists() and (output / "model-best").exists():
+        log(f"{name}: reusing the model trained earlier in {output}")
+        return json.loads(record_path.read_text())
+    log(f"{name}: training with {config.relative_to(REPO) if config.is_relative_to(REPO) else config}")
+    command = [
+        sys.executable,
+        "-m",
+        "spacy",
+        "train",
+        str(config),
+        "--output",
+        str(output),
+        "--paths.train",
+        str(train_path),
+        "--paths.dev",
+        str(dev_path),
+    ]
+    start = time.perf_counter()
+    process = subprocess.Popen(command)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"Training {name} failed (exit status {os.waitstatus_to_exitcode(status)}).")
+    record = {"train_seconds": round(seconds, 1), "train_peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+    record_path.write_text(json.dumps(record))
+    log(f"{name}: trained in {seconds / 60:.1f} min, peak RSS {record['train_peak_rss_mb']:.0f} MB")
+    return record
+
+
+def directory_mb(path: Path) -> float:
+    return sum(file.stat().st_size for file in path.rglob("*") if file.is_file()) / 1e6
+
+
+def words_per_second(nlp: Language, texts: List[str]) -> float:
+    start = time.perf_counter()
+    n_words = sum(len(doc) for doc in nlp.pipe(texts))
+    return n_words / (time.perf_counter() - start)
+
+
+def measure_speed(pipelines: Dict[str, Language], texts: List[str], rounds: int) -> Dict[str, List[float]]:
+    """Words/s per round; the order of the pipelines rotates every round."""
+    names = list(pipelines)
+    for nlp in pipelines.values():
+        words_per_second(nlp, texts[:200])
+    speeds: Dict[str, List[float]] = {name: [] for name in names}
+    for round_index in range(rounds):
+        order = names[round_index % len(names) :] + names[: round_index % len(names)]
+        for name in order:
+            speeds[name].append(words_per_second(pipelines[name], texts))
+        log(
+            f"speed round {round_index + 1}/{rounds}: "
+            + ", ".join(f"{n} {speeds[n][-1]:,.0f} w/s" for n in names)
+        )
+    return speeds
+
+
+def markdown_table(results: List[PipelineResult], rounds: int) -> str:
+    lines = [
+        "| pipeline | UPOS (pos_acc) | XPOS (tag_acc) | FEATS (morph_acc) | words/s (median) | × spaCy speed"
+        " | train time | train peak RSS | size on disk |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for result in results:
+        lines.append(
+            f"| {result.name} | {result.scores['pos_acc'] * 100:.2f} | {result.scores['tag_acc'] * 100:.2f}"
+            f" | {result.scores['morph_acc'] * 100:.2f} | {result.median_words_per_second:,.0f}"
+            f" | {result.median_ratio_to_spacy:.2f} | {result.train_seconds / 60:.1f} min"
+            f" | {result.train_peak_rss_mb:,.0f} MB | {result.size_mb:.1f} MB |"
+        )
+    lines.append("")
+    lines.append(
+        f"UD English-EWT dev, gold tokens, spaCy's scorer; words/s of `nlp.pipe` on the raw dev texts, "
+        f"median of {rounds} alternating rounds; × spaCy speed is the median per-round ratio."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train", type=Path, required=True, help="EWT train in spaCy's binary format")
+    parser.add_argument("--dev", type=Path, required=True, help="EWT dev in spaCy's binary format")
+    parser.add_argument("--models-dir", type=Path, default=REPO / "training" / "ewt_models")
+    parser.add_argument("--results-dir", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating speed rounds (at least 5)")
+    parser.add_argument("--reuse", action="store_true", help="reuse models trained by an earlier run")
+    args = parser.parse_args()
+    if args.rounds < 5:
+        parser.error("--rounds must be at least 5")
+    for path in (args.train, args.dev):
+        if not path.exists():
+            parser.error(f"{path} does not exist: convert EWT first (python -m weasel run convert)")
+    args.models_dir.mkdir(parents=True, exist_ok=True)
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+
+    configs = {**CONFIGS, BASELINE: baseline_config(args.models_dir)}
+    results: List[PipelineResult] = []
+    pipelines: Dict[str, Language] = {}
+    for name, config in configs.items():
+        output = args.models_dir / name
+        record = train(name, config, args.train, args.dev, output, args.reuse)
+        log(f"{name}: evaluating on dev")
+        scores = evaluate(output / "model-best", args.dev, gold_preproc=True, silent=True)
+        results.append(
+            PipelineResult(
+                name=name,
+                config=str(config.relative_to(REPO) if config.is_relative_to(REPO) else config),
+                train_seconds=record["train_seconds"],
+                train_peak_rss_mb=record["train_peak_rss_mb"],
+                size_mb=round(directory_mb(output / "model-best"), 2),
+                scores={key: scores[key] for key in ("pos_acc", "tag_acc", "morph_acc")},
+            )
+        )
+        pipelines[name] = spacy.load(output / "model-best")
+
+    reader = spacy.blank("en")
+    texts = [doc.text for doc in DocBin().from_disk(args.dev).get_docs(reader.vocab)]
+    log(f"speed: {len(texts)} dev texts, {args.rounds} rounds, torch threads {torch.get_num_threads()}")
+    speeds = measure_speed(pipelines, texts, args.rounds)
+    for result in results:
+        result.words_per_second = [round(speed) for speed in speeds[result.name]]
+        result.median_words_per_second = round(statistics.median(speeds[result.name]))
+        ratios = [mine / base for mine, base in zip(speeds[result.name], speeds[BASELINE], strict=True)]
+        result.median_ratio_to_spacy = round(statistics.median(ratios), 3)
+
+    report = {
+        "command": "python benchmarks/ewt_benchmark.py " + " ".join(sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+        },
+        "versions": {
+            "python": platform.python_version(),
+            "spacy": spacy.__version__,
+            "thinc": thinc.__version__,
+            "torch": torch.__version__,
+        },
+        "rounds": args.rounds,
+        "pipelines": [asdict(result) for result in results],
+    }
+    (args.results_dir / "ewt.json").write_text(json.dumps(report, indent=2) + "\n")
+    table = markdown_table(results, args.rounds)
+    (args.results_dir / "ewt.md").write_text(table)
+    print(table)
+    log(f"wrote {args.results_dir / 'ewt.json'} and {args.results_dir / 'ewt.md'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""nlp.pipe and nlp() agree; odd, empty and huge input tags without error."""
+
+import multiprocessing
+
+import numpy
+import pytest
+from spacy.attrs import POS, TAG
+
+TEXTS = [
+    "The dog ate the apple.",
+    "",
+    "Everybody read that book.",
+    "She smiled at me and the cat slept.",
+    "   ",
+    "Peter and Sue live in London.",
+]
+
+
+def _tags(docs):
+    return [doc.to_array([TAG, POS]).tolist() for doc in docs]
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 1000])
+def test_pipe_equals_call_for_any_batch_size(trained_nlp, batch_size):
+    one_by_one = _tags(trained_nlp(text) for text in TEXTS)
+    assert _tags(trained_nlp.pipe(TEXTS, batch_size=batch_size)) == one_by_one
+
+
+def test_scores_do_not_depend_on_batch_neighbours(trained_nlp):
+    tagger = trained_nlp.get_pipe("torch_tagger")
+    docs = [trained_nlp.make_doc(text) for text in TEXTS]
+    together = tagger.model.predict(docs)
+    for doc, scores in zip(docs, together):
+        alone = tagger.model.predict([doc])[0]
+        assert numpy.allclose(scores, alone, atol=1e-5)
+
+
+def test_two_processes_give_the_same_result(trained_nlp):
+    texts = TEXTS * 5
+    expected = _tags(trained_nlp.pipe(texts))
+    assert _tags(trained_nlp.pipe(texts, n_process=2, batch_size=4)) == expected
+
+
+def test_two_spawned_processes_give_the_same_result(trained_nlp, monkeypatch):
+    """Under spawn the pipeline is pickled into fresh interpreters."""
+    import spacy.language
+
+    monkeypatch.setattr(spacy.language, "mp", multiprocessing.get_context("spawn"))
+    texts = TEXTS * 3
+    expected = _tags(trained_nlp.pipe(texts))
+    assert _tags(trained_nlp.pipe(texts, n_process=2, batch_size=4)) == expected
+
+
+def test_only_empty_docs(trained_nlp):
+    docs = list(trained_nlp.pipe(["", " ", ""]))
+    assert [len(doc) for doc in docs] == [0, 1, 0]
+    assert docs[1][0].tag_ != ""
+
+
+def test_a_20000_token_doc(trained_nlp):
+    text = " ".join(["The dog ate the apple ."] * 3334)
+    doc = trained_nlp(text)
+    assert len(doc) >= 20000
+    assert doc[1].tag_ == "NOUN" and doc[-5].tag_ == "NOUN"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "zero\u200bwidth joiner\u200d here",
+        "cafe\u0301 nai\u0308ve",
+        "I love 😀🤖 and 👩‍👩‍👧",
+        "مرحبا بالعالم שלום עולם",
+        "bell\x07 and\x00null\x1b[31m",
+        "x" * 5000,
+        "\u202eRTL override\u202c text",
+    ],
+)
+def test_odd_text_is_tagged(trained_nlp, text):
+    doc = trained_nlp(text)
+    assert len(doc) > 0
+    assert all(token.tag_ and token.pos_ for token in doc)

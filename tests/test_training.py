@@ -1,0 +1,69 @@
+"""End to end: `python -m spacy train` on the bundled corpus, and a short UD English-EWT training."""
+
+import subprocess
+import sys
+from itertools import islice
+from pathlib import Path
+from typing import List
+
+import spacy
+from spacy.language import Language
+from spacy.training import Example
+from spacy.training.converters import conllu_to_docs
+from thinc.api import Adam, fix_random_seed
+
+from conftest import REPO
+
+
+def test_spacy_train_runs_the_demo_config(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy", "train", "configs/demo.cfg", "--output", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    nlp = spacy.load(tmp_path / "model-best")
+    performance = nlp.meta["performance"]
+    assert performance["pos_acc"] > 0.75, performance
+    doc = nlp("The dog ate the apple.")
+    assert [token.pos_ for token in doc] == ["DET", "NOUN", "VERB", "DET", "NOUN", "PUNCT"]
+
+
+def _ewt_examples(nlp: Language, path: Path, n_sents: int) -> List[Example]:
+    """The first n_sents sentences of a CoNLL-U file, ten per doc, via spaCy's converter."""
+    with path.open(encoding="utf8") as file:
+        text = "".join(islice(_sentences(file), n_sents))
+    docs = conllu_to_docs(text, n_sents=10, no_print=True)
+    return [Example(nlp.make_doc(doc.text), doc) for doc in docs]
+
+
+def _sentences(lines):
+    sentence: List[str] = []
+    for line in lines:
+        sentence.append(line)
+        if not line.strip():
+            yield "".join(sentence)
+            sentence = []
+
+
+def test_a_short_ewt_training_learns_upos(ewt_dir):
+    fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe(
+        "torch_tagger",
+        config={
+            "targets": ["pos"],
+            "model": {"features": {"vocab_rows": 5000}, "network": {"embed_width": 32, "hidden_width": 64}},
+        },
+    )
+    train = _ewt_examples(nlp, ewt_dir / "en_ewt-ud-train.conllu", 3000)
+    dev = _ewt_examples(nlp, ewt_dir / "en_ewt-ud-dev.conllu", 1000)
+    nlp.initialize(lambda: train)
+    optimizer = Adam(0.005)
+    for step in range(300):
+        start = (step * 4) % len(train)
+        nlp.update(train[start : start + 4], sgd=optimizer, drop=0.2)
+    scores = nlp.evaluate(dev)
+    assert scores["pos_acc"] > 0.85, scores
