@@ -30,9 +30,15 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# The UD English-EWT recipe (project.yml): convert, train both configs, evaluate, benchmark, package.
+# The UD English-EWT recipe (project.yml): convert, train and benchmark the three pipelines, package.
+# Reads the treebank from EWT_DIR when it exists, else fetches it at the pinned revision.
+EWT_DIR ?= ../shared/corpora/ud_english_ewt
 ewt: setup
-	$(BIN)/python -m weasel run all
+	if [ -d "$(EWT_DIR)" ]; then \
+		$(BIN)/python -m weasel run all . --vars.ewt_dir "$(EWT_DIR)"; \
+	else \
+		$(BIN)/python -m weasel assets . && $(BIN)/python -m weasel run all .; \
+	fi
 
 clean:
 	rm -rf $(VENV) training

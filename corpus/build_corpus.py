@@ -28,7 +28,9 @@ def read_sentences(path: Path) -> List[TaggedSentence]:
         for item in line.split():
             word, sep, tag = item.rpartition("/")
             if not sep or not word or tag not in UPOS_IDS or not tag:
-                raise ValueError(f"{path}:{line_no}: bad token {item!r}; expected word/TAG with a universal POS tag.")
+                raise ValueError(
+                    f"{path}:{line_no}: bad token {item!r}; expected word/TAG with a universal POS tag."
+                )
             sentence.append((word, tag))
         sentences.append(sentence)
     return sentences

@@ -4,7 +4,7 @@ After `pip install`, `nlp.add_pipe("torch_tagger")` works without importing
 this package: the factory, architectures and scorer are entry points.
 """
 
-from .architectures import build_token_features, build_lstm_network, build_torch_tagger
+from .architectures import build_lstm_network, build_token_features, build_torch_tagger
 from .component import TorchTagger, make_torch_tagger
 from .feature_spec import FeatureSpec
 from .network import LSTMTagger, TaggerBatch

@@ -1,7 +1,7 @@
 """The `torch_tagger` pipeline component."""
 
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union, cast
 
 import numpy
 import srsly
@@ -12,8 +12,10 @@ from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, SequenceCategoricalCrossentropy, set_dropout_rate
-from thinc.types import Floats2d, Ints1d
+from thinc.types import Floats2d, Ints1d, Ints2d
 
+from .serialize import WeightsError
+from .tagger_model import build_network, label_counts, set_label_counts
 from .targets import (
     TARGET_ATTRS,
     check_labels,
@@ -22,8 +24,6 @@ from .targets import (
     reference_labels,
     validate_targets,
 )
-from .serialize import WeightsError
-from .tagger_model import build_network, label_counts, set_label_counts
 
 DEFAULT_MODEL_CONFIG = """
 [model]
@@ -168,7 +168,9 @@ class TorchTagger(TrainablePipe):
                 )
             return self.targets[0]
         if target not in self.targets:
-            raise ValueError(f"torch_tagger '{self.name}' has no target {target!r}; its targets are {self.targets}.")
+            raise ValueError(
+                f"torch_tagger '{self.name}' has no target {target!r}; its targets are {self.targets}."
+            )
         return target
 
     def initialize(
@@ -185,8 +187,9 @@ class TorchTagger(TrainablePipe):
         """
         validate_get_examples(get_examples, "TorchTagger.initialize")
         util.check_lexeme_norms(self.vocab, "torch_tagger")
+        given: Dict[str, Set[str]]
         if labels is not None:
-            given = self._labels_from_argument(labels)
+            given = {target: set(values) for target, values in self._labels_from_argument(labels).items()}
         else:
             given = {target: set() for target in self.targets}
             for example in get_examples():
@@ -256,7 +259,7 @@ class TorchTagger(TrainablePipe):
         """Write predicted labels to the docs; existing values are kept unless `overwrite`."""
         if isinstance(docs, Doc):
             docs = [docs]
-        attrs = [TARGET_ATTRS[target] for target in self.targets]
+        attrs: List[Union[int, str]] = [TARGET_ATTRS[target] for target in self.targets]
         values = self._label_values()
         for i, doc in enumerate(docs):
             if not len(doc):
@@ -267,14 +270,15 @@ class TorchTagger(TrainablePipe):
             if not self.cfg["overwrite"]:
                 existing = doc.to_array(attrs).reshape(new.shape)
                 new = existing + (existing == 0) * new
-            doc.from_array(attrs, new)
+            doc.from_array(attrs, cast(Ints2d, new))
 
     def _label_values(self) -> Dict[str, numpy.ndarray]:
         """Per target, the value `Doc.from_array` stores for each label (cached)."""
         key = tuple((target, tuple(self.cfg["labels"][target])) for target in self.targets)
         if self._values_key != key:
             self._values = {
-                target: label_values(self.vocab, target, self.cfg["labels"][target]) for target in self.targets
+                target: label_values(self.vocab, target, self.cfg["labels"][target])
+                for target in self.targets
             }
             self._values_key = key
         return self._values
@@ -298,7 +302,7 @@ class TorchTagger(TrainablePipe):
         set_dropout_rate(self.model, drop)
         scores, backprop = self.model.begin_update([eg.predicted for eg in examples])
         for doc_scores in scores:
-            if self.model.ops.xp.isnan(doc_scores.sum()):
+            if self.model.ops.xp.isnan(self.model.ops.xp.sum(doc_scores)):
                 raise ValueError(
                     f"torch_tagger '{self.name}' produced NaN scores: lower the learning rate "
                     "or enable gradient clipping in [training.optimizer]."
@@ -331,12 +335,12 @@ class TorchTagger(TrainablePipe):
                 label_smoothing=self.cfg["label_smoothing"],
             )
             probs = [ops.softmax(dict(self._split_columns(s))[target], axis=-1) for s in scores]
-            d_target, loss = loss_func(probs, truths)
+            d_target, loss = loss_func(probs, cast(List[Sequence[str]], truths))
             total += float(loss)
             d_by_target.append(d_target)
         if ops.xp.isnan(total):
             raise ValueError(f"torch_tagger '{self.name}' got a NaN loss: lower the learning rate.")
-        d_scores = [ops.xp.hstack(parts) for parts in zip(*d_by_target)]
+        d_scores = [ops.xp.hstack(parts) for parts in zip(*d_by_target, strict=True)]
         return total, d_scores
 
     def _check_gold(self, target: str, truths: List[List[Optional[str]]]) -> None:
@@ -346,7 +350,7 @@ class TorchTagger(TrainablePipe):
             for value in doc_truths:
                 if value is None or value in known:
                     continue
-                label = value[len(prefix):] if prefix and value.startswith(prefix) else value
+                label = value[len(prefix) :] if prefix and value.startswith(prefix) else value
                 if label not in known:
                     raise ValueError(
                         f"torch_tagger '{self.name}': gold {target} label {value!r} is not among the "
@@ -380,7 +384,7 @@ class TorchTagger(TrainablePipe):
         util.to_disk(path, serializers, exclude)
 
     def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> "TorchTagger":
-        deserializers = {
+        deserializers: Dict[str, Callable[[Path], Any]] = {
             "cfg": lambda p: self._load_cfg(_read_json(p)),
             "vocab": lambda p: self.vocab.from_disk(p, exclude=exclude),
             "model": lambda p: self._load_model(_read_bytes(p), str(p)),
@@ -437,7 +441,9 @@ def _read_json(path: Path) -> Any:
     try:
         return srsly.read_json(path)
     except ValueError as error:
-        raise ValueError(f"torch_tagger could not parse {path} as JSON ({error}); the model directory is damaged.") from None
+        raise ValueError(
+            f"torch_tagger could not parse {path} as JSON ({error}); the model directory is damaged."
+        ) from None
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -11,6 +11,7 @@ import numpy
 import torch
 from spacy.tokens import Doc
 from thinc.api import ArgsKwargs, Model, torch2xp, xp2torch
+from thinc.shims import PyTorchShim
 from thinc.types import Floats2d
 
 from .feature_spec import FeatureSpec
@@ -25,7 +26,7 @@ def docs_to_batch(model: Model, docs: Sequence[Doc], is_train: bool) -> Tuple[Ar
     inputs: they are integer ids.
     """
     arrays = featurize(docs, cast(FeatureSpec, model.attrs["features"]), model.attrs["vocab"])
-    device = model.shims[0].device
+    device = cast(PyTorchShim, model.shims[0]).device
     batch = TaggerBatch(
         lengths=torch.from_numpy(arrays.lengths[arrays.lengths > 0]),
         words=torch.from_numpy(arrays.words).to(device),

@@ -39,7 +39,7 @@ class FeatureSpec:
         if not self.attrs and not self.vocab_attr and not self.max_chars:
             raise ValueError(
                 "The features config uses no feature: set vocab_attr, attrs or max_chars, "
-                "e.g. vocab_attr = \"NORM\"."
+                'e.g. vocab_attr = "NORM".'
             )
         if self.vocab_attr and self.vocab_rows < 2:
             raise ValueError(f"vocab_rows must be >= 2 (row 0 is for unknown words), got {self.vocab_rows}.")

@@ -1,7 +1,7 @@
 """Docs -> integer arrays (numpy only) for the tagging networks."""
 
 from dataclasses import dataclass
-from typing import Iterable, List, Sequence
+from typing import Iterable, List, Sequence, Union
 
 import numpy
 from spacy.attrs import IDS
@@ -24,7 +24,7 @@ class FeatureArrays:
     token_types: numpy.ndarray  # (n_tokens,) int64, each token's row in `chars`
 
 
-def attr_ids(attrs: Iterable[str]) -> List[int]:
+def attr_ids(attrs: Iterable[str]) -> List[Union[int, str]]:
     """spaCy attribute ids for attribute names, with an error naming bad ones."""
     attrs = list(attrs)
     unknown = [name for name in attrs if not isinstance(name, str) or name.upper() not in IDS]
@@ -103,7 +103,9 @@ def _char_rows(texts: Sequence[str], max_chars: int, n_rows: int) -> numpy.ndarr
     position = numpy.arange(max_chars)[None, :]
     front = (max_chars + 1) // 2
     is_long = length > max_chars
-    source = numpy.where(is_long & (position >= front), start + length - max_chars + position, start + position)
+    source = numpy.where(
+        is_long & (position >= front), start + length - max_chars + position, start + position
+    )
     valid = is_long | (position < length)
     codes = codepoints[numpy.minimum(source, len(codepoints) - 1)]
     return numpy.where(valid, codes % (n_rows - 1) + 1, 0)

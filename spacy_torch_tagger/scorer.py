@@ -13,7 +13,9 @@ def morph_key(token: Token, attr: str) -> int:
     return getattr(token, attr).key
 
 
-def score_torch_tagger(examples: Iterable[Example], *, targets: Sequence[str] = ("tag",), **kwargs: Any) -> Dict[str, Any]:
+def score_torch_tagger(
+    examples: Iterable[Example], *, targets: Sequence[str] = ("tag",), **kwargs: Any
+) -> Dict[str, Any]:
     """tag_acc, pos_acc, morph_acc and morph_per_feat, for the given targets."""
     examples = list(examples)
     scores: Dict[str, Any] = {}

@@ -1,11 +1,11 @@
 """thinc's PyTorchShim, with in-place parameter updates and optimizer averages."""
 
 import contextlib
-from typing import Dict, Iterator
+from typing import Dict, Iterator, cast
 
-import torch
 from thinc.api import Optimizer, torch2xp, xp2torch
 from thinc.shims import PyTorchShim
+from thinc.types import FloatsXd
 
 
 class TaggerShim(PyTorchShim):
@@ -25,8 +25,9 @@ class TaggerShim(PyTorchShim):
             if param.grad is None:
                 continue
             if not self._grad_scaler.found_inf:
-                weights = torch2xp(param.data)
-                updated, _ = optimizer((self.id, name), weights, torch2xp(param.grad))
+                weights = cast(FloatsXd, torch2xp(param.data))
+                gradient = cast(FloatsXd, torch2xp(param.grad))
+                updated, _ = optimizer((self.id, name), weights, gradient)
                 updated_tensor = xp2torch(updated, device=param.device)
                 if updated_tensor.data_ptr() != param.data.data_ptr():
                     param.data.copy_(updated_tensor.view_as(param.data))

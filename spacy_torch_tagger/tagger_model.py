@@ -37,7 +37,7 @@ def build_tagger_model(
         )
         mixed_precision = False
     wrapper = PyTorchWrapper_v3(
-        None,
+        None,  # type: ignore[arg-type]  # the network is built at initialize, once labels are known
         convert_inputs=docs_to_batch,
         convert_outputs=logits_to_doc_scores,
         mixed_precision=mixed_precision,
@@ -86,8 +86,7 @@ def build_network(model: Model) -> None:
     network = builder(wrapper.attrs["features"], dict(counts))
     if not isinstance(network, torch.nn.Module):
         raise TypeError(
-            f"The torch_tagger network builder returned {type(network).__name__}, "
-            "expected a torch.nn.Module."
+            f"The torch_tagger network builder returned {type(network).__name__}, expected a torch.nn.Module."
         )
     shim = cast(PyTorchShim, wrapper.shims[0])
     # thinc's PyTorchWrapper has no init hook, so the built network replaces the
@@ -105,7 +104,7 @@ def network_of(model: Model) -> Optional[torch.nn.Module]:
     return cast(PyTorchShim, model.layers[0].shims[0])._model
 
 
-def init(model: Model, X: Optional[Sequence[Doc]] = None, Y: Optional[object] = None) -> None:
+def init(model: Model, X: Optional[Sequence[Doc]] = None, Y: Optional[object] = None) -> None:  # noqa: N803 (thinc's init signature)
     """Build the known-word table from the docs X (the training docs) and a fresh network."""
     wrapper = model.layers[0]
     wrapper.attrs["vocab"] = build_vocab(X or [], wrapper.attrs["features"])
@@ -121,8 +120,9 @@ def forward(model: Model, docs: Sequence[Doc], is_train: bool) -> Tuple[List[Flo
     if not any(len(doc) for doc in docs):
         n_out = model.get_dim("nO")
         return [model.ops.alloc2f(len(doc), n_out) for doc in docs], no_gradient
-    if is_train:
-        apply_dropout_rate(network_of(model), model.attrs["dropout_rate"])
+    network = network_of(model)
+    if is_train and network is not None:
+        apply_dropout_rate(network, model.attrs["dropout_rate"])
     return model.layers[0](docs, is_train)
 
 

@@ -24,7 +24,7 @@ def validate_targets(targets: Sequence[str]) -> List[str]:
     if isinstance(targets, str) or not targets:
         raise ValueError(
             f"torch_tagger 'targets' must be a non-empty list drawn from {list(ALLOWED_TARGETS)}, "
-            f"got {targets!r}. Example: targets = [\"tag\", \"pos\", \"morph\"]."
+            f'got {targets!r}. Example: targets = ["tag", "pos", "morph"].'
         )
     unknown = [t for t in targets if t not in TARGET_ATTRS]
     if unknown:

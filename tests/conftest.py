@@ -11,7 +11,9 @@ from spacy.training import Example
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
-EWT_DIR = Path(__import__("os").environ.get("UD_EWT_DIR", REPO.parent / "shared" / "corpora" / "ud_english_ewt"))
+EWT_DIR = Path(
+    __import__("os").environ.get("UD_EWT_DIR", REPO.parent / "shared" / "corpora" / "ud_english_ewt")
+)
 
 # A small network keeps unit tests fast; the architecture is the default one.
 SMALL_MODEL: Dict = {
@@ -39,7 +41,7 @@ def train_pipeline(
     nlp.initialize(lambda: examples)
     optimizer = Adam(0.01)
     for step in range(steps):
-        batch = examples[(step * 16) % len(examples):][:16]
+        batch = examples[(step * 16) % len(examples) :][:16]
         nlp.update(batch, sgd=optimizer, drop=0.1)
     return nlp
 

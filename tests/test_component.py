@@ -1,3 +1,5 @@
+# mypy: disable-error-code="attr-defined"
+# (spaCy types get_pipe/add_pipe as Doc -> Doc callables, not as TorchTagger.)
 import numpy
 import pytest
 import spacy

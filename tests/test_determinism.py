@@ -1,9 +1,12 @@
+# mypy: disable-error-code="attr-defined"
+# (spaCy types get_pipe/add_pipe as Doc -> Doc callables, not as TorchTagger.)
 """Training with a fixed seed on CPU gives the same weights every time."""
 
 import torch
 
-from conftest import train_pipeline
 from spacy_torch_tagger.tagger_model import network_of
+
+from conftest import train_pipeline
 
 
 def _weights(seed: int) -> dict:

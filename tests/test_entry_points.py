@@ -39,7 +39,11 @@ def test_every_architecture_is_an_entry_point_under_its_registry_name():
         line.split("=")[0].strip()
         for line in setup["options.entry_points"]["spacy_architectures"].strip().splitlines()
     }
-    installed = {ep.name for ep in entry_points(group="spacy_architectures") if ep.value.startswith("spacy_torch_tagger.")}
+    installed = {
+        ep.name
+        for ep in entry_points(group="spacy_architectures")
+        if ep.value.startswith("spacy_torch_tagger.")
+    }
     assert declared == installed
     for name in declared:
         function = registry.architectures.get(name)
@@ -53,7 +57,15 @@ def test_fill_config_completes_a_config_that_only_names_the_factory(tmp_path):
         '[nlp]\nlang = "en"\npipeline = ["torch_tagger"]\n\n'
         '[components]\n\n[components.torch_tagger]\nfactory = "torch_tagger"\n'
     )
-    _run(sys.executable, "-m", "spacy", "init", "fill-config", str(tmp_path / "base.cfg"), str(tmp_path / "full.cfg"))
+    _run(
+        sys.executable,
+        "-m",
+        "spacy",
+        "init",
+        "fill-config",
+        str(tmp_path / "base.cfg"),
+        str(tmp_path / "full.cfg"),
+    )
     full = (tmp_path / "full.cfg").read_text()
     assert '@architectures = "spacy_torch_tagger.TorchTagger.v1"' in full
     assert "[components.torch_tagger.model.network]" in full

@@ -1,3 +1,5 @@
+from typing import Any, Dict
+
 import numpy
 import pytest
 import spacy
@@ -6,8 +8,14 @@ from spacy_torch_tagger.feature_spec import FeatureSpec
 from spacy_torch_tagger.featurize import attr_ids, build_vocab, featurize
 
 SPEC = FeatureSpec(
-    vocab_attr="NORM", vocab_rows=10, vocab_min_count=2, attrs=("PREFIX", "SUFFIX"), rows=(7, 11),
-    n_hashes=3, max_chars=6, char_rows=50,
+    vocab_attr="NORM",
+    vocab_rows=10,
+    vocab_min_count=2,
+    attrs=("PREFIX", "SUFFIX"),
+    rows=(7, 11),
+    n_hashes=3,
+    max_chars=6,
+    char_rows=50,
 )
 
 
@@ -90,8 +98,14 @@ def test_unknown_attribute_names_are_named_in_the_error():
     ],
 )
 def test_bad_feature_specs_are_refused_with_a_reason(kwargs, message):
-    settings = dict(
-        vocab_attr="NORM", vocab_rows=10, vocab_min_count=1, attrs=(), rows=(), n_hashes=1, max_chars=4,
+    settings: Dict[str, Any] = dict(
+        vocab_attr="NORM",
+        vocab_rows=10,
+        vocab_min_count=1,
+        attrs=(),
+        rows=(),
+        n_hashes=1,
+        max_chars=4,
         char_rows=10,
     )
     settings.update(kwargs)

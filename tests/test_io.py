@@ -1,3 +1,5 @@
+# mypy: disable-error-code="attr-defined"
+# (spaCy types get_pipe/add_pipe as Doc -> Doc callables, not as TorchTagger.)
 """Saving and loading: identical scores after a round trip, clear errors for damaged or hostile files."""
 
 import builtins
@@ -22,12 +24,14 @@ def _scores(nlp):
 def test_disk_round_trip_gives_identical_scores(trained_nlp, tmp_path):
     trained_nlp.to_disk(tmp_path / "pipeline")
     loaded = spacy.load(tmp_path / "pipeline")
-    for before, after in zip(_scores(trained_nlp), _scores(loaded)):
+    for before, after in zip(_scores(trained_nlp), _scores(loaded), strict=True):
         assert numpy.array_equal(before, after)
     assert loaded.get_pipe("torch_tagger").label_data == trained_nlp.get_pipe("torch_tagger").label_data
     before = trained_nlp.evaluate(corpus_examples(trained_nlp, "dev"))
     after = loaded.evaluate(corpus_examples(loaded, "dev"))
-    assert {k: v for k, v in before.items() if k != "speed"} == {k: v for k, v in after.items() if k != "speed"}
+    assert {k: v for k, v in before.items() if k != "speed"} == {
+        k: v for k, v in after.items() if k != "speed"
+    }
 
 
 def test_bytes_round_trip_gives_identical_scores(trained_nlp):
@@ -36,7 +40,7 @@ def test_bytes_round_trip_gives_identical_scores(trained_nlp):
     config = {k: v for k, v in trained_nlp.get_pipe_config("torch_tagger").items() if k != "factory"}
     clone.add_pipe("torch_tagger", config=config)
     clone.from_bytes(data)
-    for before, after in zip(_scores(trained_nlp), _scores(clone)):
+    for before, after in zip(_scores(trained_nlp), _scores(clone), strict=True):
         assert numpy.array_equal(before, after)
 
 

@@ -30,7 +30,7 @@ def test_scores_do_not_depend_on_batch_neighbours(trained_nlp):
     tagger = trained_nlp.get_pipe("torch_tagger")
     docs = [trained_nlp.make_doc(text) for text in TEXTS]
     together = tagger.model.predict(docs)
-    for doc, scores in zip(docs, together):
+    for doc, scores in zip(docs, together, strict=True):
         alone = tagger.model.predict([doc])[0]
         assert numpy.allclose(scores, alone, atol=1e-5)
 

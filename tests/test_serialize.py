@@ -19,7 +19,7 @@ def test_round_trip_restores_every_tensor():
         for p in source.parameters():
             p.add_(1.0)
     deserialize_network(target, serialize_network(source), torch.device("cpu"))
-    for (name, a), (_, b) in zip(source.state_dict().items(), target.state_dict().items()):
+    for (name, a), (_, b) in zip(source.state_dict().items(), target.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
 
 

@@ -15,7 +15,9 @@ class LexicalEmbedding(nn.Module):
     the network learns to tag them from spelling and context.
     """
 
-    def __init__(self, vocab_rows: int, hashed_rows: Sequence[int], width: int, word_dropout: float = 0.0) -> None:
+    def __init__(
+        self, vocab_rows: int, hashed_rows: Sequence[int], width: int, word_dropout: float = 0.0
+    ) -> None:
         super().__init__()
         if width < 1:
             raise ValueError(f"embed_width must be >= 1, got {width}.")

@@ -51,12 +51,11 @@ class LSTMTagger(nn.Module):
             raise ValueError("LSTMTagger has no input features: enable vocab_attr, attrs or characters.")
         self.dropout = nn.Dropout(0.0)
         self.encoder = LSTMEncoder(input_width, hidden_width, depth, bidirectional)
-        self.heads = nn.ModuleDict(
-            {target: nn.Linear(self.encoder.output_width, n) for target, n in n_labels.items()}
-        )
-        for head in self.heads.values():
+        heads = {target: nn.Linear(self.encoder.output_width, n) for target, n in n_labels.items()}
+        for head in heads.values():
             nn.init.zeros_(head.weight)
             nn.init.zeros_(head.bias)
+        self.heads = nn.ModuleDict(heads)
 
     def forward(self, batch: TaggerBatch) -> Dict[str, torch.Tensor]:
         vectors = self.lexical(batch.words, batch.lexical)

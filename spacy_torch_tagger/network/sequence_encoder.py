@@ -41,7 +41,9 @@ class LSTMEncoder(nn.Module):
         for i, layer in enumerate(self.layers):
             if i > 0:
                 data = self.dropout(data)
-            packed = PackedSequence(data, batch_sizes, sorted_docs.to(tokens.device), doc_ranks.to(tokens.device))
+            packed = PackedSequence(
+                data, batch_sizes, sorted_docs.to(tokens.device), doc_ranks.to(tokens.device)
+            )
             data = layer(packed)[0].data
         return data[packed_rows]
 

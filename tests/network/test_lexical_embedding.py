@@ -14,7 +14,9 @@ def test_output_width_counts_word_table_and_hashed_tables():
 def test_hashed_rows_are_summed_per_attribute():
     embed = LexicalEmbedding(vocab_rows=0, hashed_rows=[5], width=3)
     lexical = torch.tensor([[[1, 2]]])
-    expected = embed.hashed[0].weight[1] + embed.hashed[0].weight[2]
+    table = embed.hashed[0]
+    assert isinstance(table, torch.nn.Embedding)
+    expected = table.weight[1] + table.weight[2]
     assert torch.allclose(embed(torch.zeros(1, dtype=torch.long), lexical)[0], expected)
 
 
@@ -23,6 +25,7 @@ def test_word_dropout_replaces_words_with_the_unknown_row_only_in_training():
     embed = LexicalEmbedding(vocab_rows=4, hashed_rows=[], width=2, word_dropout=0.5)
     words = torch.full((2000,), 3)
     lexical = torch.zeros((2000, 0, 1), dtype=torch.long)
+    assert embed.words is not None
     unknown, known = embed.words.weight[0], embed.words.weight[3]
     embed.train()
     out = embed(words, lexical)

@@ -7,8 +7,14 @@ from spacy_torch_tagger.feature_spec import FeatureSpec
 from spacy_torch_tagger.network import LSTMTagger, TaggerBatch
 
 SPEC = FeatureSpec(
-    vocab_attr="NORM", vocab_rows=20, vocab_min_count=1, attrs=("SUFFIX",), rows=(30,),
-    n_hashes=2, max_chars=6, char_rows=40,
+    vocab_attr="NORM",
+    vocab_rows=20,
+    vocab_min_count=1,
+    attrs=("SUFFIX",),
+    rows=(30,),
+    n_hashes=2,
+    max_chars=6,
+    char_rows=40,
 )
 
 
@@ -38,13 +44,24 @@ def test_untrained_heads_give_uniform_probabilities():
 
 def test_tutorial_network_has_no_characters_and_one_direction():
     spec = FeatureSpec(
-        vocab_attr="ORTH", vocab_rows=50, vocab_min_count=1, attrs=(), rows=(),
-        n_hashes=1, max_chars=0, char_rows=0,
+        vocab_attr="ORTH",
+        vocab_rows=50,
+        vocab_min_count=1,
+        attrs=(),
+        rows=(),
+        n_hashes=1,
+        max_chars=0,
+        char_rows=0,
     )
     net = LSTMTagger(spec, {"tag": 3}, embed_width=6, hidden_width=6, bidirectional=False, char_width=0)
     assert net.chars is None and net.encoder.output_width == 6
-    batch = TaggerBatch(torch.tensor([4]), torch.tensor([1, 2, 3, 4]), torch.zeros((4, 0, 1), dtype=torch.long),
-                        torch.zeros((1, 0), dtype=torch.long), torch.zeros(4, dtype=torch.long))
+    batch = TaggerBatch(
+        torch.tensor([4]),
+        torch.tensor([1, 2, 3, 4]),
+        torch.zeros((4, 0, 1), dtype=torch.long),
+        torch.zeros((1, 0), dtype=torch.long),
+        torch.zeros(4, dtype=torch.long),
+    )
     assert net(batch)["tag"].shape == (4, 3)
 
 
@@ -60,7 +77,7 @@ def test_a_step_of_training_lowers_the_loss():
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     assert losses[-1] < losses[0] * 0.5
 
 

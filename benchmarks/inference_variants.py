@@ -1,0 +1,107 @@
+"""CPU inference settings tried on a trained torch_tagger pipeline: words/s and dev accuracy.
+
+Variants: torch threads, `nlp.pipe` batch size, length-sorted batches,
+`torch.inference_mode`, and int8 dynamic quantization of the LSTM and linear layers.
+Each variant's words/s is the median of --rounds passes over the raw dev texts,
+the variants alternating within every round.
+
+usage: python benchmarks/inference_variants.py MODEL_DIR DEV.spacy [--output FILE.json]
+"""
+
+import argparse
+import contextlib
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Callable, ContextManager, Dict, Iterator, List, Tuple, cast
+
+import spacy
+import torch
+from spacy.language import Language
+from spacy.tokens import Doc, DocBin
+from spacy.training import Example
+
+from spacy_torch_tagger.component import TorchTagger
+
+Setting = Callable[[], ContextManager[None]]
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def tag(nlp: Language, texts: List[str], batch_size: int, sort_by_length: bool) -> int:
+    """Tag all texts; with sort_by_length, batches hold texts of similar length."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i])) if sort_by_length else range(len(texts))
+    return sum(len(doc) for doc in nlp.pipe((texts[i] for i in order), batch_size=batch_size))
+
+
+def gold_token_example(nlp: Language, gold: Doc) -> Example:
+    """An example whose predicted doc has the gold tokens (as `spacy evaluate --gold-preproc`)."""
+    words = [token.text for token in gold]
+    spaces = [bool(token.whitespace_) for token in gold]
+    return Example(Doc(nlp.vocab, words=words, spaces=spaces), gold)
+
+
+def quantized(model_dir: Path) -> Language:
+    """The pipeline with its LSTM and linear layers quantized to int8 (dynamic)."""
+    nlp = spacy.load(model_dir)
+    shim = cast(TorchTagger, nlp.get_pipe("torch_tagger")).model.layers[0].shims[0]
+    shim._model = torch.ao.quantization.quantize_dynamic(
+        shim._model, {torch.nn.LSTM, torch.nn.Linear}, dtype=torch.qint8
+    )
+    return nlp
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", type=Path)
+    parser.add_argument("dev", type=Path)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--output", type=Path)
+    args = parser.parse_args()
+    nlp = spacy.load(args.model)
+    int8 = quantized(args.model)
+    gold = list(DocBin().from_disk(args.dev).get_docs(nlp.vocab))
+    texts = [doc.text for doc in gold]
+    default_threads = torch.get_num_threads()
+    variants: Dict[str, Tuple[Language, int, bool, Setting]] = {
+        f"default ({default_threads} threads, batch_size 256)": (nlp, 256, False, contextlib.nullcontext),
+        "1 torch thread": (nlp, 256, False, lambda: torch_threads(1)),
+        "batch_size 64": (nlp, 64, False, contextlib.nullcontext),
+        "batch_size 1000": (nlp, 1000, False, contextlib.nullcontext),
+        "length-sorted batches": (nlp, 256, True, contextlib.nullcontext),
+        "torch.inference_mode": (nlp, 256, False, torch.inference_mode),
+        "int8 dynamic quantization": (int8, 256, False, contextlib.nullcontext),
+    }
+    speeds: Dict[str, List[float]] = {name: [] for name in variants}
+    for variant_nlp, batch_size, sort, setting in variants.values():
+        with setting():
+            tag(variant_nlp, texts[:200], batch_size, sort)
+    for _ in range(args.rounds):
+        for name, (variant_nlp, batch_size, sort, setting) in variants.items():
+            with setting():
+                start = time.perf_counter()
+                n_words = tag(variant_nlp, texts, batch_size, sort)
+                speeds[name].append(n_words / (time.perf_counter() - start))
+    report = {}
+    for name, (variant_nlp, *_rest) in variants.items():
+        scores = variant_nlp.evaluate([gold_token_example(variant_nlp, doc) for doc in gold])
+        report[name] = {
+            "words_per_second": round(statistics.median(speeds[name])),
+            **{key: round(scores[key], 4) for key in ("pos_acc", "tag_acc", "morph_acc")},
+        }
+        print(f"{name:42} {report[name]}")
+    if args.output:
+        args.output.write_text(json.dumps({"model": str(args.model), "variants": report}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Where CPU inference time goes: the split of `nlp.pipe` over its stages.
+
+Wraps the stages of a trained torch_tagger pipeline with timers (spaCy's
+tokenizer, featurizing, building the torch batch, the torch network, turning
+logits into per-doc arrays, argmax decoding, setting annotations), runs
+`nlp.pipe` over the raw dev texts and reports each stage's share.
+
+usage: python benchmarks/profile_inference.py MODEL_DIR DEV.spacy [--output results/profile.json]
+"""
+
+import argparse
+import json
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Callable, Dict, List, cast
+
+import spacy
+import torch
+from spacy.tokens import DocBin
+
+import spacy_torch_tagger.convert as convert_module
+from spacy_torch_tagger.component import TorchTagger
+
+Timers = Dict[str, float]
+
+
+def timed(timers: Timers, stage: str, function: Callable) -> Callable:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            timers[stage] += time.perf_counter() - start
+
+    return wrapper
+
+
+def instrument(nlp: spacy.Language, timers: Timers) -> None:
+    """Put timers around every stage of the tagger's inference."""
+    tagger = cast(TorchTagger, nlp.get_pipe("torch_tagger"))
+    wrapper = tagger.model.layers[0]
+    convert_module.featurize = timed(timers, "featurize", convert_module.featurize)
+    wrapper.attrs["convert_inputs"] = timed(timers, "convert inputs (all)", wrapper.attrs["convert_inputs"])
+    wrapper.attrs["convert_outputs"] = timed(timers, "logits to doc arrays", wrapper.attrs["convert_outputs"])
+    # thinc models have __slots__: time the forward function that predict calls.
+    tagger.model._func = timed(timers, "model.predict (all)", tagger.model._func)
+    setattr(tagger, "predict", timed(timers, "component.predict (all)", tagger.predict))  # noqa: B010
+    setattr(tagger, "set_annotations", timed(timers, "set annotations", tagger.set_annotations))  # noqa: B010
+    nlp.tokenizer = timed(timers, "tokenizer", nlp.tokenizer)
+    network = wrapper.shims[0]._model
+    starts: List[float] = []
+    network.register_forward_pre_hook(lambda module, args: starts.append(time.perf_counter()))
+
+    def after_forward(module: torch.nn.Module, args: Any, output: Any) -> None:
+        timers["torch network"] += time.perf_counter() - starts.pop()
+
+    network.register_forward_hook(after_forward)
+
+
+def split(timers: Timers, total: float) -> Dict[str, float]:
+    """Exclusive seconds per stage."""
+    to_tensors = timers["convert inputs (all)"] - timers["featurize"]
+    wrapper_rest = timers["model.predict (all)"] - timers["convert inputs (all)"] - timers["torch network"]
+    wrapper_rest -= timers["logits to doc arrays"]
+    stages = {
+        "tokenizer": timers["tokenizer"],
+        "featurize (numpy)": timers["featurize"],
+        "torch batch from arrays": to_tensors,
+        "torch network (embed, char CNN, LSTM, heads)": timers["torch network"],
+        "logits to per-doc arrays": timers["logits to doc arrays"],
+        "thinc wrapper, rest": wrapper_rest,
+        "argmax decoding": timers["component.predict (all)"] - timers["model.predict (all)"],
+        "set annotations": timers["set annotations"],
+    }
+    stages["spaCy pipe machinery, rest"] = total - sum(stages.values())
+    return stages
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", type=Path)
+    parser.add_argument("dev", type=Path)
+    parser.add_argument("--output", type=Path)
+    args = parser.parse_args()
+    nlp = spacy.load(args.model)
+    texts = [doc.text for doc in DocBin().from_disk(args.dev).get_docs(nlp.vocab)]
+    list(nlp.pipe(texts[:200]))
+    timers: Timers = defaultdict(float)
+    instrument(nlp, timers)
+    start = time.perf_counter()
+    n_words = sum(len(doc) for doc in nlp.pipe(texts))
+    total = time.perf_counter() - start
+    stages = split(timers, total)
+    print(f"{args.model}: {n_words} words in {total:.2f} s ({n_words / total:,.0f} words/s, profiled)")
+    for stage, seconds in stages.items():
+        print(f"  {stage:46} {seconds:7.3f} s  {100 * seconds / total:5.1f} %")
+    if args.output:
+        report = {
+            "model": str(args.model),
+            "words": n_words,
+            "seconds": round(total, 3),
+            "torch_threads": torch.get_num_threads(),
+            "stages_seconds": {stage: round(seconds, 4) for stage, seconds in stages.items()},
+        }
+        args.output.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
