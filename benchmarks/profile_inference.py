@@ -49,13 +49,20 @@ def instrument(nlp: spacy.Language, timers: Timers) -> None:
     setattr(tagger, "set_annotations", timed(timers, "set annotations", tagger.set_annotations))  # noqa: B010
     nlp.tokenizer = timed(timers, "tokenizer", nlp.tokenizer)
     network = wrapper.shims[0]._model
+    time_module(network, timers, "torch network")
+    for name, child in network.named_children():
+        time_module(child, timers, f"  network.{name}")
+
+
+def time_module(module: torch.nn.Module, timers: Timers, stage: str) -> None:
+    """Add the wall time of every forward call of `module` to timers[stage]."""
     starts: List[float] = []
-    network.register_forward_pre_hook(lambda module, args: starts.append(time.perf_counter()))
+    module.register_forward_pre_hook(lambda _module, _args: starts.append(time.perf_counter()))
 
-    def after_forward(module: torch.nn.Module, args: Any, output: Any) -> None:
-        timers["torch network"] += time.perf_counter() - starts.pop()
+    def after_forward(_module: torch.nn.Module, _args: Any, _output: Any) -> None:
+        timers[stage] += time.perf_counter() - starts.pop()
 
-    network.register_forward_hook(after_forward)
+    module.register_forward_hook(after_forward)
 
 
 def split(timers: Timers, total: float) -> Dict[str, float]:
@@ -74,6 +81,8 @@ def split(timers: Timers, total: float) -> Dict[str, float]:
         "set annotations": timers["set annotations"],
     }
     stages["spaCy pipe machinery, rest"] = total - sum(stages.values())
+    # Inside the network (already counted in its total; dropout and glue are the rest).
+    stages.update({stage: seconds for stage, seconds in timers.items() if stage.startswith("  network.")})
     return stages
 
 
