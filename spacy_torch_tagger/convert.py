@@ -28,13 +28,26 @@ def docs_to_batch(model: Model, docs: Sequence[Doc], is_train: bool) -> Tuple[Ar
     arrays = featurize(docs, cast(FeatureSpec, model.attrs["features"]), model.attrs["vocab"])
     device = cast(PyTorchShim, model.shims[0]).device
     batch = TaggerBatch(
-        lengths=torch.from_numpy(arrays.lengths[arrays.lengths > 0]),
+        lengths=torch.from_numpy(sequence_lengths(docs)),
         words=torch.from_numpy(arrays.words).to(device),
         lexical=torch.from_numpy(arrays.lexical).to(device),
         chars=torch.from_numpy(arrays.chars).to(device),
         token_types=torch.from_numpy(arrays.token_types).to(device),
     )
     return ArgsKwargs(args=(batch,), kwargs={}), no_input_gradient
+
+
+def sequence_lengths(docs: Sequence[Doc]) -> numpy.ndarray:
+    """Token counts of the sequences the network reads, in token order: each
+    sentence of a doc with sentence boundaries (from a sentencizer, senter or
+    parser), else the whole doc. Empty docs give no sequence."""
+    lengths: List[int] = []
+    for doc in docs:
+        if len(doc) and doc.has_annotation("SENT_START"):
+            lengths.extend(len(sent) for sent in doc.sents)
+        elif len(doc):
+            lengths.append(len(doc))
+    return numpy.array(lengths, dtype="int64")
 
 
 def no_input_gradient(d_inputs: ArgsKwargs) -> List[Doc]:

@@ -35,6 +35,19 @@ def test_scores_do_not_depend_on_batch_neighbours(trained_nlp):
         assert numpy.allclose(scores, alone, atol=1e-5)
 
 
+def test_each_sentence_is_read_on_its_own_when_boundaries_are_set(trained_nlp):
+    tagger = trained_nlp.get_pipe("torch_tagger")
+    first, second = "The dog ate the apple .", "She smiled at me ."
+    doc = trained_nlp.make_doc(f"{first} {second}")
+    for token in doc:
+        token.is_sent_start = token.i in (0, 6)
+    sentenced = tagger.model.predict([doc])[0]
+    alone = [tagger.model.predict([trained_nlp.make_doc(text)])[0] for text in (first, second)]
+    assert numpy.allclose(sentenced, numpy.concatenate(alone), atol=1e-5)
+    whole = tagger.model.predict([trained_nlp.make_doc(f"{first} {second}")])[0]
+    assert not numpy.allclose(whole, sentenced, atol=1e-5)
+
+
 def test_two_processes_give_the_same_result(trained_nlp):
     texts = TEXTS * 5
     expected = _tags(trained_nlp.pipe(texts))

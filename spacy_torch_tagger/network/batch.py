@@ -8,7 +8,9 @@ import torch
 class TaggerBatch(NamedTuple):
     """A batch of docs as tensors; tokens of all docs are concatenated in order.
 
-    lengths: (n_docs,) int64 on the CPU, the token count of each non-empty doc.
+    lengths: (n_sequences,) int64 on the CPU, the token count of each sequence the
+        network reads on its own: a sentence where the doc has sentence boundaries,
+        else a whole non-empty doc.
     words: (n_tokens,) int64, rows of the known-word table, 0 for unknown words.
     lexical: (n_tokens, n_attrs, n_hashes) int64, rows of each hashed attribute's
         table (already within that table).
