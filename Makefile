@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_OUTPUT ?= training/demo
-DEMO_TEXT ?= The quick brown fox jumps over the lazy dog near the river bank.
+DEMO_TEXT ?= The old man read a long book in the garden.
 
 .PHONY: setup demo test lint ewt clean
 
