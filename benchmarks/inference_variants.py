@@ -1,7 +1,8 @@
 """CPU inference settings tried on a trained torch_tagger pipeline: words/s and dev accuracy.
 
 Variants: torch threads, `nlp.pipe` batch size, length-sorted batches,
-`torch.inference_mode`, and int8 dynamic quantization of the LSTM and linear layers.
+`torch.inference_mode`, and int8 dynamic quantization of the LSTM and linear layers
+(the `int8_inference` setting).
 Each variant's words/s is the median of --rounds passes over the raw dev texts,
 the variants alternating within every round.
 
@@ -14,15 +15,13 @@ import json
 import statistics
 import time
 from pathlib import Path
-from typing import Callable, ContextManager, Dict, Iterator, List, Tuple, cast
+from typing import Callable, ContextManager, Dict, Iterator, List, Tuple
 
 import spacy
 import torch
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from spacy.training import Example
-
-from spacy_torch_tagger.component import TorchTagger
 
 Setting = Callable[[], ContextManager[None]]
 
@@ -50,14 +49,10 @@ def gold_token_example(nlp: Language, gold: Doc) -> Example:
     return Example(Doc(nlp.vocab, words=words, spaces=spaces), gold)
 
 
-def quantized(model_dir: Path) -> Language:
-    """The pipeline with its LSTM and linear layers quantized to int8 (dynamic)."""
-    nlp = spacy.load(model_dir)
-    shim = cast(TorchTagger, nlp.get_pipe("torch_tagger")).model.layers[0].shims[0]
-    shim._model = torch.ao.quantization.quantize_dynamic(
-        shim._model, {torch.nn.LSTM, torch.nn.Linear}, dtype=torch.qint8
-    )
-    return nlp
+def load(model_dir: Path, int8_inference: bool) -> Language:
+    """The pipeline, its torch_tagger set to tag with float or int8 weights."""
+    setting = {"components": {"torch_tagger": {"model": {"int8_inference": int8_inference}}}}
+    return spacy.load(model_dir, config=setting)
 
 
 def main() -> None:
@@ -67,8 +62,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
-    nlp = spacy.load(args.model)
-    int8 = quantized(args.model)
+    nlp = load(args.model, int8_inference=False)
+    int8 = load(args.model, int8_inference=True)
     gold = list(DocBin().from_disk(args.dev).get_docs(nlp.vocab))
     texts = [doc.text for doc in gold]
     default_threads = torch.get_num_threads()

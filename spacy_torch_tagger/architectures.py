@@ -20,7 +20,10 @@ from .tagger_model import NetworkBuilder, build_tagger_model
 
 @registry.architectures("spacy_torch_tagger.TorchTagger.v1")
 def build_torch_tagger(
-    features: FeatureSpec, network: NetworkBuilder, mixed_precision: bool = False
+    features: FeatureSpec,
+    network: NetworkBuilder,
+    mixed_precision: bool = False,
+    int8_inference: bool = False,
 ) -> Model[List[Doc], List[Floats2d]]:
     """Docs -> per-doc logits of every target, from a torch network wrapped
     with thinc's PyTorchWrapper_v3.
@@ -30,8 +33,10 @@ def build_torch_tagger(
         returns a torch.nn.Module whose forward(TaggerBatch) returns a dict
         target -> logits of shape (n_tokens, n_labels[target]).
     mixed_precision: autocast on CUDA; ignored with a warning without a GPU.
+    int8_inference: on CPU, tag with an int8 copy of the LSTM and linear
+        layers (torch dynamic quantization); training and GPU use float weights.
     """
-    return build_tagger_model(features, network, mixed_precision)
+    return build_tagger_model(features, network, mixed_precision, int8_inference)
 
 
 @registry.architectures("spacy_torch_tagger.TokenFeatures.v1")

@@ -26,7 +26,10 @@ NetworkBuilder = Callable[[FeatureSpec, Dict[str, int]], torch.nn.Module]
 
 
 def build_tagger_model(
-    features: FeatureSpec, network: NetworkBuilder, mixed_precision: bool = False
+    features: FeatureSpec,
+    network: NetworkBuilder,
+    mixed_precision: bool = False,
+    int8_inference: bool = False,
 ) -> Model[List[Doc], List[Floats2d]]:
     """Wrap a network builder; the network is built once label counts are set."""
     if mixed_precision and not torch.cuda.is_available():
@@ -44,9 +47,10 @@ def build_tagger_model(
         serialize_model=serialize_network,
         deserialize_model=deserialize_network,
     )
-    # Same settings, thinc's shim class with in-place updates and averages (see shim.py).
+    # Same settings, our shim class: in-place updates, averages, int8 inference (see shim.py).
     wrapper.shims[0] = TaggerShim(
         None,
+        int8_inference=int8_inference,
         mixed_precision=mixed_precision,
         serialize_model=serialize_network,
         deserialize_model=deserialize_network,

@@ -1,0 +1,90 @@
+"""int8_inference: tagging with an int8 copy that follows every weight change."""
+
+import copy
+from typing import Any
+
+import numpy
+import pytest
+import spacy
+from thinc.api import Adam
+
+from spacy_torch_tagger.shim import TaggerShim
+
+from conftest import SMALL_MODEL, corpus_examples, train_pipeline
+
+INT8_MODEL = {**SMALL_MODEL, "int8_inference": True}
+
+
+def _shim(nlp) -> TaggerShim:
+    return nlp.get_pipe("torch_tagger").model.layers[0].shims[0]
+
+
+def _tags(nlp, texts):
+    return [[token.tag_ for token in doc] for doc in nlp.pipe(texts)]
+
+
+@pytest.fixture(scope="module")
+def int8_nlp():
+    return train_pipeline(["tag", "pos"], steps=60, config=copy.deepcopy(INT8_MODEL))
+
+
+def test_int8_tags_like_the_float_network(int8_nlp):
+    texts = [eg.reference.text for eg in corpus_examples(int8_nlp, "dev")]
+    shim = _shim(int8_nlp)
+    int8_tags = _tags(int8_nlp, texts)
+    int8_network: Any = shim.int8_network()
+    assert "quantized" in type(int8_network.encoder.layers[0]).__module__
+    shim.int8_inference = False
+    try:
+        float_tags = _tags(int8_nlp, texts)
+    finally:
+        shim.int8_inference = True
+    flat_int8 = [tag for doc in int8_tags for tag in doc]
+    flat_float = [tag for doc in float_tags for tag in doc]
+    assert len(flat_int8) == len(flat_float) > 100
+    agreement = numpy.mean([a == b for a, b in zip(flat_int8, flat_float, strict=True)])
+    assert agreement >= 0.97
+
+
+def test_the_int8_copy_is_rebuilt_after_an_update_and_reused_otherwise():
+    nlp = train_pipeline(["tag"], steps=5, config=copy.deepcopy(INT8_MODEL))
+    shim = _shim(nlp)
+    first = shim.int8_network()
+    assert shim.int8_network() is first
+    nlp("A dog barks.")
+    assert shim.int8_network() is first
+    nlp.update(corpus_examples(nlp)[:8], sgd=Adam(0.01))
+    assert shim.int8_network() is not first
+
+
+def test_use_params_tags_with_an_int8_copy_of_the_averages():
+    nlp = train_pipeline(["tag"], steps=0, config=copy.deepcopy(INT8_MODEL))
+    shim = _shim(nlp)
+    optimizer = Adam(0.01, use_averages=True)
+    for _ in range(3):
+        nlp.update(corpus_examples(nlp)[:8], sgd=optimizer)
+    current = shim.int8_network()
+    with nlp.use_params(optimizer.averages):
+        averaged: Any = shim.int8_network()
+        averaged_head = averaged.heads["tag"].weight().dequantize()
+    assert averaged is not current
+    shim_id = shim.id
+    expected = optimizer.averages[(shim_id, "heads.tag.weight")]
+    assert numpy.allclose(averaged_head.numpy(), expected, atol=0.02 * numpy.abs(expected).max())
+    assert shim.int8_network() is not averaged
+
+
+def test_int8_inference_is_saved_with_the_pipeline(int8_nlp, tmp_path):
+    texts = ["The cat sat on the mat.", "Dogs bark loudly at night."]
+    int8_nlp.to_disk(tmp_path / "model")
+    loaded = spacy.load(tmp_path / "model")
+    assert loaded.config["components"]["torch_tagger"]["model"]["int8_inference"] is True
+    assert _shim(loaded).int8_inference is True
+    assert _tags(loaded, texts) == _tags(int8_nlp, texts)
+
+
+def test_int8_inference_is_off_by_default():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("torch_tagger")
+    assert nlp.config["components"]["torch_tagger"]["model"]["int8_inference"] is False
+    assert _shim(nlp).int8_inference is False
