@@ -19,7 +19,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Sequence, Tuple
 
 import spacy
 import thinc
@@ -77,9 +77,16 @@ def baseline_config(models_dir: Path) -> Path:
 
 
 def train(
-    name: str, config: Path, train_path: Path, dev_path: Path, output: Path, reuse: bool
+    name: str,
+    config: Path,
+    train_path: Path,
+    dev_path: Path,
+    output: Path,
+    reuse: bool,
+    overrides: Sequence[str] = (),
 ) -> Dict[str, float]:
-    """Run `spacy train` in a child process; return its wall time and peak RSS."""
+    """Run `spacy train` (with config overrides such as `--training.max_steps 100`)
+    in a child process; return its wall time and peak RSS."""
     record_path = output / "train_record.json"
     if reuse and record_path.exists() and (output / "model-best").exists():
         log(f"{name}: reusing the model trained earlier in {output}")
@@ -97,6 +104,7 @@ def train(
         str(train_path),
         "--paths.dev",
         str(dev_path),
+        *overrides,
     ]
     start = time.perf_counter()
     process = subprocess.Popen(command)
@@ -108,6 +116,28 @@ def train(
     record_path.write_text(json.dumps(record))
     log(f"{name}: trained in {seconds / 60:.1f} min, peak RSS {record['train_peak_rss_mb']:.0f} MB")
     return record
+
+
+def dev_scores(model: Path, dev_path: Path) -> Tuple[Dict[str, float], Dict[str, float]]:
+    """UPOS/XPOS/FEATS accuracy on dev: gold tokens per sentence, and raw text."""
+    keys = ("pos_acc", "tag_acc", "morph_acc")
+    gold = evaluate(str(model), dev_path, gold_preproc=True, silent=True)
+    raw = evaluate(str(model), dev_path, gold_preproc=False, silent=True)
+    return {key: gold[key] for key in keys}, {key: raw[key] for key in keys}
+
+
+def median_ratios(speeds: Dict[str, List[float]], baseline: str) -> Dict[str, float]:
+    """Each pipeline's median per-round ratio of words/s to the baseline's."""
+    ratios: Dict[str, float] = {}
+    for name, rounds in speeds.items():
+        per_round = [mine / base for mine, base in zip(rounds, speeds[baseline], strict=True)]
+        ratios[name] = round(statistics.median(per_round), 3)
+    return ratios
+
+
+def dev_texts(dev_path: Path) -> List[str]:
+    reader = spacy.blank("en")
+    return [doc.text for doc in DocBin().from_disk(dev_path).get_docs(reader.vocab)]
 
 
 def directory_mb(path: Path) -> float:
@@ -164,6 +194,25 @@ def markdown_table(results: List[PipelineResult], rounds: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def run_context() -> Dict[str, object]:
+    """The command, date, machine and library versions of this run."""
+    return {
+        "command": f"python benchmarks/{Path(sys.argv[0]).name} " + " ".join(sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+        },
+        "versions": {
+            "python": platform.python_version(),
+            "spacy": spacy.__version__,
+            "thinc": thinc.__version__,
+            "torch": torch.__version__,
+        },
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=Path, required=True, help="EWT train in spaCy's binary format")
@@ -188,8 +237,7 @@ def main() -> None:
         output = args.models_dir / name
         record = train(name, config, args.train, args.dev, output, args.reuse)
         log(f"{name}: evaluating on dev")
-        scores = evaluate(output / "model-best", args.dev, gold_preproc=True, silent=True)
-        raw_scores = evaluate(output / "model-best", args.dev, gold_preproc=False, silent=True)
+        scores, raw_scores = dev_scores(output / "model-best", args.dev)
         results.append(
             PipelineResult(
                 name=name,
@@ -197,39 +245,22 @@ def main() -> None:
                 train_seconds=record["train_seconds"],
                 train_peak_rss_mb=record["train_peak_rss_mb"],
                 size_mb=round(directory_mb(output / "model-best"), 2),
-                scores={key: scores[key] for key in ("pos_acc", "tag_acc", "morph_acc")},
-                raw_text_scores={key: raw_scores[key] for key in ("pos_acc", "tag_acc", "morph_acc")},
+                scores=scores,
+                raw_text_scores=raw_scores,
             )
         )
         pipelines[name] = spacy.load(output / "model-best")
 
-    reader = spacy.blank("en")
-    texts = [doc.text for doc in DocBin().from_disk(args.dev).get_docs(reader.vocab)]
+    texts = dev_texts(args.dev)
     log(f"speed: {len(texts)} dev texts, {args.rounds} rounds, torch threads {torch.get_num_threads()}")
     speeds = measure_speed(pipelines, texts, args.rounds)
+    ratios = median_ratios(speeds, BASELINE)
     for result in results:
         result.words_per_second = [round(speed) for speed in speeds[result.name]]
         result.median_words_per_second = round(statistics.median(speeds[result.name]))
-        ratios = [mine / base for mine, base in zip(speeds[result.name], speeds[BASELINE], strict=True)]
-        result.median_ratio_to_spacy = round(statistics.median(ratios), 3)
+        result.median_ratio_to_spacy = ratios[result.name]
 
-    report = {
-        "command": "python benchmarks/ewt_benchmark.py " + " ".join(sys.argv[1:]),
-        "date": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-        },
-        "versions": {
-            "python": platform.python_version(),
-            "spacy": spacy.__version__,
-            "thinc": thinc.__version__,
-            "torch": torch.__version__,
-        },
-        "rounds": args.rounds,
-        "pipelines": [asdict(result) for result in results],
-    }
+    report = {**run_context(), "rounds": args.rounds, "pipelines": [asdict(result) for result in results]}
     (args.results_dir / "ewt.json").write_text(json.dumps(report, indent=2) + "\n")
     table = markdown_table(results, args.rounds)
     (args.results_dir / "ewt.md").write_text(table)
