@@ -1,8 +1,9 @@
 """UD English-EWT benchmark: torch_tagger (accurate, fast) beside spaCy's default CPU pipeline.
 
-For each pipeline: train with `python -m spacy train` on EWT train (or reuse an earlier
-run with --reuse), recording wall time and peak memory of the training process; evaluate
-on dev with gold tokens using spaCy's scorer; measure model size on disk. Then measure
+For each pipeline: train with `python -m spacy train` on EWT train (or, with --reuse, take
+a model an earlier run trained from the same config), recording wall time and peak memory
+of the training process; evaluate on dev with spaCy's scorer, on gold-token sentences and
+on raw text; measure model size on disk. Then measure
 words per second of `nlp.pipe` on the raw dev texts, alternating the pipelines in every
 round, and report each torch_tagger's median per-round ratio to spaCy's pipeline.
 
@@ -10,6 +11,7 @@ Writes benchmarks/results/ewt.json and benchmarks/results/ewt.md.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -86,11 +88,16 @@ def train(
     overrides: Sequence[str] = (),
 ) -> Dict[str, float]:
     """Run `spacy train` (with config overrides such as `--training.max_steps 100`)
-    in a child process; return its wall time and peak RSS."""
+    in a child process; return its wall time and peak RSS. With reuse, an earlier
+    model is taken only if it was trained from the same config text and overrides."""
     record_path = output / "train_record.json"
+    fingerprint = config_fingerprint(config, overrides)
     if reuse and record_path.exists() and (output / "model-best").exists():
-        log(f"{name}: reusing the model trained earlier in {output}")
-        return json.loads(record_path.read_text())
+        record = json.loads(record_path.read_text())
+        if record.get("config_sha256") == fingerprint:
+            log(f"{name}: reusing the model trained earlier in {output}")
+            return record
+        log(f"{name}: {output} was trained from another config; training again")
     log(f"{name}: training with {config.relative_to(REPO) if config.is_relative_to(REPO) else config}")
     command = [
         sys.executable,
@@ -112,7 +119,11 @@ def train(
     seconds = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"Training {name} failed (exit status {os.waitstatus_to_exitcode(status)}).")
-    record = {"train_seconds": round(seconds, 1), "train_peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+    record = {
+        "train_seconds": round(seconds, 1),
+        "train_peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "config_sha256": fingerprint,
+    }
     record_path.write_text(json.dumps(record))
     log(f"{name}: trained in {seconds / 60:.1f} min, peak RSS {record['train_peak_rss_mb']:.0f} MB")
     return record
@@ -138,6 +149,11 @@ def median_ratios(speeds: Dict[str, List[float]], baseline: str) -> Dict[str, fl
 def dev_texts(dev_path: Path) -> List[str]:
     reader = spacy.blank("en")
     return [doc.text for doc in DocBin().from_disk(dev_path).get_docs(reader.vocab)]
+
+
+def config_fingerprint(config: Path, overrides: Sequence[str]) -> str:
+    """sha256 of the config text and the overrides a model is trained with."""
+    return hashlib.sha256("\n".join([config.read_text(), *overrides]).encode()).hexdigest()
 
 
 def directory_mb(path: Path) -> float:
