@@ -21,6 +21,7 @@ from spacy.tokens import DocBin
 
 import spacy_torch_tagger.convert as convert_module
 from spacy_torch_tagger.component import TorchTagger
+from spacy_torch_tagger.shim import TaggerShim
 
 Timers = Dict[str, float]
 
@@ -48,7 +49,9 @@ def instrument(nlp: spacy.Language, timers: Timers) -> None:
     setattr(tagger, "predict", timed(timers, "component.predict (all)", tagger.predict))  # noqa: B010
     setattr(tagger, "set_annotations", timed(timers, "set annotations", tagger.set_annotations))  # noqa: B010
     nlp.tokenizer = timed(timers, "tokenizer", nlp.tokenizer)
-    network = wrapper.shims[0]._model
+    shim = cast(TaggerShim, wrapper.shims[0])
+    # With int8_inference the CPU forward pass runs the shim's int8 copy.
+    network = shim.int8_network() if shim.int8_inference else shim._model
     time_module(network, timers, "torch network")
     for name, child in network.named_children():
         time_module(child, timers, f"  network.{name}")

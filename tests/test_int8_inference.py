@@ -88,3 +88,9 @@ def test_int8_inference_is_off_by_default():
     nlp.add_pipe("torch_tagger")
     assert nlp.config["components"]["torch_tagger"]["model"]["int8_inference"] is False
     assert _shim(nlp).int8_inference is False
+
+
+def test_int8_pipeline_in_two_forked_processes(int8_nlp):
+    texts = [eg.reference.text for eg in corpus_examples(int8_nlp, "dev")][:16]
+    expected = _tags(int8_nlp, texts)
+    assert [[t.tag_ for t in doc] for doc in int8_nlp.pipe(texts, n_process=2, batch_size=4)] == expected
