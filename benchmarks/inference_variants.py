@@ -68,15 +68,15 @@ def main() -> None:
     texts = [doc.text for doc in gold]
     default_threads = torch.get_num_threads()
     variants: Dict[str, Tuple[Language, int, bool, Setting]] = {
-        f"float weights, {default_threads} threads, batch_size 256": (nlp, 256, False, contextlib.nullcontext),
+        f"float, {default_threads} threads, batch_size 256": (nlp, 256, False, contextlib.nullcontext),
         "float, 1 torch thread": (nlp, 256, False, lambda: torch_threads(1)),
         "float, batch_size 64": (nlp, 64, False, contextlib.nullcontext),
         "float, batch_size 1000": (nlp, 1000, False, contextlib.nullcontext),
         "float, length-sorted batches": (nlp, 256, True, contextlib.nullcontext),
         "float, torch.inference_mode": (nlp, 256, False, torch.inference_mode),
-        f"int8_inference, {default_threads} threads, batch_size 256": (int8, 256, False, contextlib.nullcontext),
-        "int8_inference, 1 torch thread": (int8, 256, False, lambda: torch_threads(1)),
-        "int8_inference, length-sorted batches": (int8, 256, True, contextlib.nullcontext),
+        f"int8, {default_threads} threads, batch_size 256": (int8, 256, False, contextlib.nullcontext),
+        "int8, 1 torch thread": (int8, 256, False, lambda: torch_threads(1)),
+        "int8, length-sorted batches": (int8, 256, True, contextlib.nullcontext),
     }
     speeds: Dict[str, List[float]] = {name: [] for name in variants}
     for variant_nlp, batch_size, sort, setting in variants.values():
