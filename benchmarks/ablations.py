@@ -27,6 +27,7 @@ from ewt_benchmark import (
     measure_speed,
     median_ratios,
     run_context,
+    score_cells,
     train,
 )
 from spacy.language import Language
@@ -49,11 +50,9 @@ def markdown_table(rows: List[Dict]) -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
-        gold, raw = row["scores"], row["raw_text_scores"]
         lines.append(
-            f"| {row['name']} | {row['change']} | {gold['pos_acc'] * 100:.2f} | {gold['tag_acc'] * 100:.2f}"
-            f" | {gold['morph_acc'] * 100:.2f} | {raw['pos_acc'] * 100:.2f} | {raw['tag_acc'] * 100:.2f}"
-            f" | {raw['morph_acc'] * 100:.2f} | {row['median_words_per_second']:,.0f}"
+            f"| {row['name']} | {row['change']} | {score_cells(row['scores'], row['raw_text_scores'])}"
+            f" | {row['median_words_per_second']:,.0f}"
             f" | {row['median_ratio_to_spacy']:.2f} | {row['train_seconds'] / 60:.1f} min"
             f" | {row['size_mb']:.1f} MB |"
         )

@@ -183,6 +183,12 @@ def measure_speed(pipelines: Dict[str, Language], texts: List[str], rounds: int)
     return speeds
 
 
+def score_cells(gold: Dict[str, float], raw: Dict[str, float]) -> str:
+    """UPOS, XPOS, FEATS on gold tokens, then on raw text, as percent table cells."""
+    keys = ("pos_acc", "tag_acc", "morph_acc")
+    return " | ".join(f"{scores[key] * 100:.2f}" for scores in (gold, raw) for key in keys)
+
+
 def markdown_table(results: List[PipelineResult], rounds: int) -> str:
     lines = [
         "| pipeline | UPOS | XPOS | FEATS | UPOS raw | XPOS raw | FEATS raw | words/s (median)"
@@ -190,11 +196,8 @@ def markdown_table(results: List[PipelineResult], rounds: int) -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for result in results:
-        raw = result.raw_text_scores
         lines.append(
-            f"| {result.name} | {result.scores['pos_acc'] * 100:.2f} | {result.scores['tag_acc'] * 100:.2f}"
-            f" | {result.scores['morph_acc'] * 100:.2f} | {raw['pos_acc'] * 100:.2f}"
-            f" | {raw['tag_acc'] * 100:.2f} | {raw['morph_acc'] * 100:.2f}"
+            f"| {result.name} | {score_cells(result.scores, result.raw_text_scores)}"
             f" | {result.median_words_per_second:,.0f}"
             f" | {result.median_ratio_to_spacy:.2f} | {result.train_seconds / 60:.1f} min"
             f" | {result.train_peak_rss_mb:,.0f} MB | {result.size_mb:.1f} MB |"

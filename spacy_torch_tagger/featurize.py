@@ -15,9 +15,8 @@ _NUMPY_OPS = NumpyOps()
 
 @dataclass
 class FeatureArrays:
-    """Arrays for one batch; `lengths` holds every doc, empty ones included."""
+    """Arrays for one batch; tokens of all docs concatenated in order."""
 
-    lengths: numpy.ndarray  # (n_docs,) int64
     words: numpy.ndarray  # (n_tokens,) int64
     lexical: numpy.ndarray  # (n_tokens, n_attrs, n_hashes) int64
     chars: numpy.ndarray  # (n_types, max_chars) int64, one row per distinct token text
@@ -56,8 +55,7 @@ def build_vocab(docs: Iterable[Doc], spec: FeatureSpec) -> numpy.ndarray:
 def featurize(docs: Sequence[Doc], spec: FeatureSpec, vocab: numpy.ndarray) -> FeatureArrays:
     """Look tokens up in the word table, hash their lexical attributes into
     table rows, and collect their characters."""
-    lengths = numpy.array([len(doc) for doc in docs], dtype="int64")
-    n_tokens = int(lengths.sum())
+    n_tokens = sum(len(doc) for doc in docs)
     nonempty = [doc for doc in docs if len(doc)]
     columns = ["ORTH"] + ([spec.vocab_attr] if spec.vocab_attr else []) + list(spec.attrs)
     keys = (
@@ -79,9 +77,7 @@ def featurize(docs: Sequence[Doc], spec: FeatureSpec, vocab: numpy.ndarray) -> F
         chars = _char_rows([strings[int(key)] for key in types], spec.max_chars, spec.char_rows)
     else:
         chars = numpy.zeros((len(types), spec.max_chars), dtype="int64")
-    return FeatureArrays(
-        lengths=lengths, words=words, lexical=lexical, chars=chars, token_types=token_types.astype("int64")
-    )
+    return FeatureArrays(words=words, lexical=lexical, chars=chars, token_types=token_types.astype("int64"))
 
 
 def _word_rows(keys: numpy.ndarray, vocab: numpy.ndarray) -> numpy.ndarray:

@@ -32,8 +32,7 @@ class TaggerShim(PyTorchShim):
     def __init__(self, *args: Any, int8_inference: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.int8_inference = int8_inference
-        self._weights_version = 0
-        self._int8: Optional[Tuple[torch.nn.Module, int, torch.nn.Module]] = None
+        self._int8: Optional[Tuple[torch.nn.Module, torch.nn.Module]] = None  # (source, int8 copy)
 
     def predict(self, inputs: ArgsKwargs) -> Any:
         if not self.int8_inference or self.device.type != "cpu":
@@ -43,15 +42,13 @@ class TaggerShim(PyTorchShim):
 
     def int8_network(self) -> torch.nn.Module:
         """The int8 copy of the current weights (built on first use)."""
-        cached = self._int8
-        if cached is None or cached[0] is not self._model or cached[1] != self._weights_version:
-            cached = (self._model, self._weights_version, int8_copy(self._model))
-            self._int8 = cached
-        return cached[2]
+        if self._int8 is None or self._int8[0] is not self._model:
+            self._int8 = (self._model, int8_copy(self._model))
+        return self._int8[1]
 
     def weights_changed(self) -> None:
-        """Mark cached copies of the weights as stale."""
-        self._weights_version += 1
+        """Drop the int8 copy; the next CPU predict builds it from the current weights."""
+        self._int8 = None
 
     def finish_update(self, optimizer: Optimizer) -> None:
         for name, param in self._model.named_parameters():
