@@ -1,11 +1,16 @@
 """The description of the integer features a tagging network reads.
 
 This module imports neither spaCy nor torch: the featurizer (numpy) and the
-networks (torch) both size themselves from a `FeatureSpec`.
+networks (torch) both size themselves from a `FeatureSpec`. Its defaults are
+the defaults of the `spacy_torch_tagger.TokenFeatures.v1` architecture.
 """
 
 from dataclasses import dataclass
 from typing import Tuple
+
+from .value_checks import check_int, check_str
+
+OWNER = "TokenFeatures"
 
 
 @dataclass(frozen=True)
@@ -26,35 +31,32 @@ class FeatureSpec:
     char_rows: rows of the character table; row 0 is padding.
     """
 
-    vocab_attr: str
-    vocab_rows: int
-    vocab_min_count: int
-    attrs: Tuple[str, ...]
-    rows: Tuple[int, ...]
-    n_hashes: int
-    max_chars: int
-    char_rows: int
+    vocab_attr: str = "NORM"
+    vocab_rows: int = 20000
+    vocab_min_count: int = 2
+    attrs: Tuple[str, ...] = ("PREFIX", "SUFFIX", "SHAPE")
+    rows: Tuple[int, ...] = (2000, 5000, 1000)
+    n_hashes: int = 2
+    max_chars: int = 16
+    char_rows: int = 1000
 
     def __post_init__(self) -> None:
-        if not self.attrs and not self.vocab_attr and not self.max_chars:
-            raise ValueError(
-                "The features config uses no feature: set vocab_attr, attrs or max_chars, "
-                'e.g. vocab_attr = "NORM".'
-            )
-        if self.vocab_attr and self.vocab_rows < 2:
-            raise ValueError(f"vocab_rows must be >= 2 (row 0 is for unknown words), got {self.vocab_rows}.")
-        if self.vocab_min_count < 1:
-            raise ValueError(f"vocab_min_count must be >= 1, got {self.vocab_min_count}.")
+        check_str(OWNER, "vocab_attr", self.vocab_attr)
+        check_int(OWNER, "vocab_rows", self.vocab_rows, 2 if self.vocab_attr else 0)
+        check_int(OWNER, "vocab_min_count", self.vocab_min_count, 1)
+        for name in self.attrs:
+            check_str(OWNER, "attrs", name)
+        for n_rows in self.rows:
+            check_int(OWNER, "rows (each hashed table's size)", n_rows, 1)
+        check_int(OWNER, "n_hashes", self.n_hashes, 1, 4)
+        check_int(OWNER, "max_chars", self.max_chars, 0)
+        check_int(OWNER, "char_rows", self.char_rows, 2 if self.max_chars else 0)
         if len(self.attrs) != len(self.rows):
             raise ValueError(
-                f"The features config has {len(self.attrs)} attrs {list(self.attrs)} but {len(self.rows)} "
+                f"{OWNER} has {len(self.attrs)} attrs {list(self.attrs)} but {len(self.rows)} "
                 f"rows {list(self.rows)}: give one table size per attribute."
             )
-        if any(n < 1 for n in self.rows):
-            raise ValueError(f"Every hashed table needs >= 1 row, got rows = {list(self.rows)}.")
-        if not 1 <= self.n_hashes <= 4:
-            raise ValueError(f"n_hashes must be between 1 and 4, got {self.n_hashes}.")
-        if self.max_chars < 0:
-            raise ValueError(f"max_chars must be >= 0 (0 disables characters), got {self.max_chars}.")
-        if self.max_chars > 0 and self.char_rows < 2:
-            raise ValueError(f"char_rows must be >= 2 when characters are used, got {self.char_rows}.")
+        if not self.attrs and not self.vocab_attr and not self.max_chars:
+            raise ValueError(
+                f'{OWNER} uses no feature: set vocab_attr, attrs or max_chars, e.g. vocab_attr = "NORM".'
+            )

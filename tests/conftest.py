@@ -5,6 +5,7 @@ from typing import Callable, Dict, List, Optional
 
 import pytest
 import spacy
+import torch
 from spacy.language import Language
 from spacy.tokens import DocBin
 from spacy.training import Example
@@ -14,6 +15,11 @@ CORPUS = REPO / "corpus"
 EWT_DIR = Path(
     __import__("os").environ.get("UD_EWT_DIR", REPO.parent / "shared" / "corpora" / "ud_english_ewt")
 )
+
+# The component runs torch on one thread by default (torch_threads = 1); the tests
+# of bare torch modules do too, so a busy machine cannot slow the suite down
+# (benchmarks/results/torch_threads.json).
+torch.set_num_threads(1)
 
 # A small network keeps unit tests fast; the architecture is the default one.
 SMALL_MODEL: Dict = {

@@ -13,6 +13,12 @@ class CharCNN(nn.Module):
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"CharCNN kernel_size must be a positive odd number, got {kernel_size}.")
         self.embed = nn.Embedding(n_rows, embed_width, padding_idx=0)
+        # The same scale as the word tables (LexicalEmbedding). torch's default N(0, 1)
+        # made spelling outweigh the word vectors: on two training sentences an
+        # unseen word took the tag of the seen word it shared letters with.
+        nn.init.normal_(self.embed.weight, std=0.1)
+        with torch.no_grad():
+            self.embed.weight[0].zero_()
         self.conv = nn.Conv1d(embed_width, width, kernel_size, padding=kernel_size // 2)
         self.output_width = width
 

@@ -1,5 +1,5 @@
 """The default tagging network: word and hashed lexical embeddings and a character CNN,
-a (bi)LSTM over each doc, and one linear head per target returning logits."""
+a (bi)LSTM over each sequence, and one linear head per target returning logits."""
 
 from typing import Dict, Mapping
 
@@ -10,6 +10,7 @@ from ..feature_spec import FeatureSpec
 from .batch import TaggerBatch
 from .char_cnn import CharCNN
 from .lexical_embedding import LexicalEmbedding
+from .lstm_settings import LSTMTaggerSettings
 from .sequence_encoder import LSTMEncoder
 
 
@@ -26,31 +27,27 @@ class LSTMTagger(nn.Module):
         self,
         features: FeatureSpec,
         n_labels: Mapping[str, int],
-        *,
-        embed_width: int = 64,
-        char_embed_width: int = 32,
-        char_width: int = 64,
-        char_kernel_size: int = 3,
-        hidden_width: int = 256,
-        depth: int = 1,
-        bidirectional: bool = True,
-        word_dropout: float = 0.25,
+        settings: LSTMTaggerSettings = LSTMTaggerSettings(),  # noqa: B008 (frozen, never mutated)
     ) -> None:
         super().__init__()
         if not n_labels or any(n < 1 for n in n_labels.values()):
             raise ValueError(f"LSTMTagger needs at least one label per target, got {dict(n_labels)}.")
         vocab_rows = features.vocab_rows if features.vocab_attr else 0
-        self.lexical = LexicalEmbedding(vocab_rows, features.rows, embed_width, word_dropout)
+        self.lexical = LexicalEmbedding(
+            vocab_rows, features.rows, settings.embed_width, settings.word_dropout
+        )
         input_width = self.lexical.output_width
         self.chars = None
-        if features.max_chars > 0 and char_width > 0:
-            self.chars = CharCNN(features.char_rows, char_embed_width, char_width, char_kernel_size)
+        if features.max_chars > 0 and settings.char_width > 0:
+            self.chars = CharCNN(
+                features.char_rows, settings.char_embed_width, settings.char_width, settings.char_kernel_size
+            )
             input_width += self.chars.output_width
-        # The rate is set from spaCy's training dropout before each update.
         if input_width == 0:
             raise ValueError("LSTMTagger has no input features: enable vocab_attr, attrs or characters.")
+        # The rate is set from spaCy's training dropout before each update.
         self.dropout = nn.Dropout(0.0)
-        self.encoder = LSTMEncoder(input_width, hidden_width, depth, bidirectional)
+        self.encoder = LSTMEncoder(input_width, settings.hidden_width, settings.depth, settings.bidirectional)
         heads = {target: nn.Linear(self.encoder.output_width, n) for target, n in n_labels.items()}
         for head in heads.values():
             nn.init.zeros_(head.weight)

@@ -1,4 +1,4 @@
-"""A (bi)directional LSTM run over each doc of a flat, concatenated batch."""
+"""A (bi)directional LSTM run over each sequence of a flat, concatenated batch."""
 
 from typing import Tuple
 
@@ -8,7 +8,8 @@ from torch.nn.utils.rnn import PackedSequence
 
 
 class LSTMEncoder(nn.Module):
-    """Contextualize token vectors within each doc; docs never see each other.
+    """Contextualize token vectors within each sequence (a sentence, or a doc
+    without sentence boundaries); sequences never see each other.
 
     Layers are separate LSTMs with an `nn.Dropout` between them, so the
     dropout rate set from spaCy's training config reaches every layer.
@@ -31,10 +32,10 @@ class LSTMEncoder(nn.Module):
         self.dropout = nn.Dropout(0.0)
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """(n_tokens, input_width) and (n_docs,) doc lengths -> (n_tokens, output_width)."""
+        """(n_tokens, input_width) and (n_sequences,) sequence lengths -> (n_tokens, output_width)."""
         if tokens.shape[0] == 0:
             return tokens.new_zeros((0, self.output_width))
-        packed_rows, batch_sizes, sorted_docs, doc_ranks = packing_plan(lengths)
+        packed_rows, batch_sizes, sorted_sequences, sequence_ranks = packing_plan(lengths)
         packed_rows = packed_rows.to(tokens.device)
         data = tokens.new_empty(tokens.shape)
         data[packed_rows] = tokens
@@ -42,7 +43,7 @@ class LSTMEncoder(nn.Module):
             if i > 0:
                 data = self.dropout(data)
             packed = PackedSequence(
-                data, batch_sizes, sorted_docs.to(tokens.device), doc_ranks.to(tokens.device)
+                data, batch_sizes, sorted_sequences.to(tokens.device), sequence_ranks.to(tokens.device)
             )
             data = layer(packed)[0].data
         return data[packed_rows]
@@ -51,20 +52,21 @@ class LSTMEncoder(nn.Module):
 def packing_plan(lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Where each token of a flat batch goes in torch's packed layout.
 
-    Packed data is ordered by time step, then by doc, longest doc first. Doing
-    the permutation with one index op avoids torch's pad -> sort -> pack ->
-    unpad round trip. Returns (packed row of each token, batch_sizes, docs by
-    decreasing length, rank of each doc in that order); all on the CPU.
+    Packed data is ordered by time step, then by sequence, longest sequence
+    first. Doing the permutation with one index op avoids torch's pad -> sort
+    -> pack -> unpad round trip. Returns (packed row of each token,
+    batch_sizes, sequences by decreasing length, rank of each sequence in that
+    order); all on the CPU.
     """
     lengths = lengths.cpu()
-    sorted_docs = torch.argsort(lengths, descending=True, stable=True)
-    doc_ranks = torch.empty_like(sorted_docs)
-    doc_ranks[sorted_docs] = torch.arange(len(lengths))
+    sorted_sequences = torch.argsort(lengths, descending=True, stable=True)
+    sequence_ranks = torch.empty_like(sorted_sequences)
+    sequence_ranks[sorted_sequences] = torch.arange(len(lengths))
     steps = torch.arange(int(lengths.max()))
     batch_sizes = (lengths.unsqueeze(0) > steps.unsqueeze(1)).sum(dim=1)
     step_starts = torch.cumsum(batch_sizes, 0) - batch_sizes
-    doc_of_token = torch.repeat_interleave(torch.arange(len(lengths)), lengths)
-    doc_starts = torch.cumsum(lengths, 0) - lengths
-    step_of_token = torch.arange(int(lengths.sum())) - doc_starts[doc_of_token]
-    packed_rows = step_starts[step_of_token] + doc_ranks[doc_of_token]
-    return packed_rows, batch_sizes, sorted_docs, doc_ranks
+    sequence_of_token = torch.repeat_interleave(torch.arange(len(lengths)), lengths)
+    sequence_starts = torch.cumsum(lengths, 0) - lengths
+    step_of_token = torch.arange(int(lengths.sum())) - sequence_starts[sequence_of_token]
+    packed_rows = step_starts[step_of_token] + sequence_ranks[sequence_of_token]
+    return packed_rows, batch_sizes, sorted_sequences, sequence_ranks

@@ -1,13 +1,15 @@
+from typing import Any
+
 import torch
 from test_lstm_tagger import SPEC, _batch
 
-from spacy_torch_tagger.network import LSTMTagger
-from spacy_torch_tagger.network.int8 import int8_copy
+from spacy_torch_tagger.network import LSTMTagger, LSTMTaggerSettings
+from spacy_torch_tagger.network.int8 import int8_copy, quantizable_layers
 
 
 def _trained_looking_net() -> LSTMTagger:
     torch.manual_seed(0)
-    net = LSTMTagger(SPEC, {"tag": 6}, embed_width=8, char_width=8, hidden_width=16)
+    net = LSTMTagger(SPEC, {"tag": 6}, LSTMTaggerSettings(embed_width=8, char_width=8, hidden_width=16))
     with torch.no_grad():
         for param in net.parameters():
             param.normal_(0.0, 0.3)  # the heads start at zero; give every layer weights
@@ -34,3 +36,39 @@ def test_int8_copy_leaves_the_float_network_untouched_and_agrees_with_it():
     assert approx.shape == exact.shape
     assert not torch.equal(approx, exact)
     assert torch.allclose(approx, exact, atol=0.1 * exact.abs().max().item())
+
+
+class _TransformerNet(torch.nn.Module):
+    """A stock transformer layer between two linear layers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inputs = torch.nn.Linear(8, 16)
+        self.layer = torch.nn.TransformerEncoderLayer(16, 2, 32, batch_first=True)
+        self.outputs = torch.nn.Linear(16, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.outputs(self.layer(self.inputs(x)))
+
+
+def test_layers_inside_a_stock_transformer_layer_stay_float():
+    """TransformerEncoderLayer reads its linear layers' .weight tensors, which a
+    quantized Linear only offers as a method; those layers keep float weights."""
+    torch.manual_seed(0)
+    net = _TransformerNet().eval()
+    assert quantizable_layers(net) == {"inputs", "outputs"}
+    quantized: Any = int8_copy(net)
+    assert "quantized" in type(quantized.inputs).__module__
+    assert type(quantized.layer.linear1) is torch.nn.Linear
+    x = torch.randn(2, 5, 8)
+    with torch.no_grad():
+        exact, approx = net(x), quantized(x)
+    assert torch.allclose(approx, exact, atol=0.1 * exact.abs().max().item())
+
+
+def test_a_bare_transformer_layer_is_copied_without_quantizing():
+    layer = torch.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True).eval()
+    assert quantizable_layers(layer) == set()
+    x = torch.randn(1, 3, 8)
+    with torch.no_grad():
+        assert torch.allclose(int8_copy(layer)(x), layer(x))
