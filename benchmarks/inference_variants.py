@@ -1,18 +1,22 @@
 """CPU inference settings tried on a trained torch_tagger pipeline: words/s and dev accuracy.
 
-Variants: torch threads, `nlp.pipe` batch size, length-sorted batches,
-`torch.inference_mode`, and int8 dynamic quantization of the LSTM and linear layers
-(the `int8_inference` setting).
+Variants: torch threads (1, the component's default `torch_threads`, or 2),
+`nlp.pipe` batch size, length-sorted batches, `torch.inference_mode`, and int8
+dynamic quantization of the LSTM and linear layers (the `int8_inference` setting).
 Each variant's words/s is the median of --rounds passes over the raw dev texts,
-the variants alternating within every round.
+the variants alternating within every round. With --busy N, N processes spin on
+a core each while the rounds run (a shared machine).
 
-usage: python benchmarks/inference_variants.py MODEL_DIR DEV.spacy [--output FILE.json]
+usage: python benchmarks/inference_variants.py MODEL_DIR DEV.spacy [--busy N] [--output FILE.json]
 """
 
 import argparse
 import contextlib
 import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Callable, ContextManager, Dict, Iterator, List, Tuple
@@ -23,7 +27,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 
-Setting = Callable[[], ContextManager[None]]
+Setting = Callable[[], ContextManager[object]]
 
 
 @contextlib.contextmanager
@@ -50,9 +54,35 @@ def gold_token_example(nlp: Language, gold: Doc) -> Example:
 
 
 def load(model_dir: Path, int8_inference: bool) -> Language:
-    """The pipeline, its torch_tagger set to tag with float or int8 weights."""
-    setting = {"components": {"torch_tagger": {"model": {"int8_inference": int8_inference}}}}
+    """The pipeline, its torch_tagger set to tag with float or int8 weights, leaving
+    torch's thread count to the variants."""
+    setting = {
+        "components": {"torch_tagger": {"torch_threads": None, "model": {"int8_inference": int8_inference}}}
+    }
     return spacy.load(model_dir, config=setting)
+
+
+def in_threads(n: int, inference_mode: bool = False) -> Setting:
+    def setting() -> ContextManager[object]:
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch_threads(n))
+        if inference_mode:
+            stack.enter_context(torch.inference_mode())
+        return stack
+
+    return setting
+
+
+@contextlib.contextmanager
+def busy_cores(n: int) -> Iterator[None]:
+    """n processes spinning on a core each, for the duration of the block."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True:\n    pass\n"]) for _ in range(n)]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
 
 
 def main() -> None:
@@ -60,34 +90,35 @@ def main() -> None:
     parser.add_argument("model", type=Path)
     parser.add_argument("dev", type=Path)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--busy", type=int, default=0, help="processes spinning on a core during the rounds")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     nlp = load(args.model, int8_inference=False)
     int8 = load(args.model, int8_inference=True)
     gold = list(DocBin().from_disk(args.dev).get_docs(nlp.vocab))
     texts = [doc.text for doc in gold]
-    default_threads = torch.get_num_threads()
     variants: Dict[str, Tuple[Language, int, bool, Setting]] = {
-        f"float, {default_threads} threads, batch_size 256": (nlp, 256, False, contextlib.nullcontext),
-        "float, 1 torch thread": (nlp, 256, False, lambda: torch_threads(1)),
-        "float, batch_size 64": (nlp, 64, False, contextlib.nullcontext),
-        "float, batch_size 1000": (nlp, 1000, False, contextlib.nullcontext),
-        "float, length-sorted batches": (nlp, 256, True, contextlib.nullcontext),
-        "float, torch.inference_mode": (nlp, 256, False, torch.inference_mode),
-        f"int8, {default_threads} threads, batch_size 256": (int8, 256, False, contextlib.nullcontext),
-        "int8, 1 torch thread": (int8, 256, False, lambda: torch_threads(1)),
-        "int8, length-sorted batches": (int8, 256, True, contextlib.nullcontext),
+        "float, 1 thread, batch_size 256": (nlp, 256, False, in_threads(1)),
+        "float, 2 threads": (nlp, 256, False, in_threads(2)),
+        "float, batch_size 64": (nlp, 64, False, in_threads(1)),
+        "float, batch_size 1000": (nlp, 1000, False, in_threads(1)),
+        "float, length-sorted batches": (nlp, 256, True, in_threads(1)),
+        "float, torch.inference_mode": (nlp, 256, False, in_threads(1, inference_mode=True)),
+        "int8, 1 thread, batch_size 256": (int8, 256, False, in_threads(1)),
+        "int8, 2 threads": (int8, 256, False, in_threads(2)),
+        "int8, length-sorted batches": (int8, 256, True, in_threads(1)),
     }
     speeds: Dict[str, List[float]] = {name: [] for name in variants}
     for variant_nlp, batch_size, sort, setting in variants.values():
         with setting():
             tag(variant_nlp, texts[:200], batch_size, sort)
-    for _ in range(args.rounds):
-        for name, (variant_nlp, batch_size, sort, setting) in variants.items():
-            with setting():
-                start = time.perf_counter()
-                n_words = tag(variant_nlp, texts, batch_size, sort)
-                speeds[name].append(n_words / (time.perf_counter() - start))
+    with busy_cores(args.busy):
+        for _ in range(args.rounds):
+            for name, (variant_nlp, batch_size, sort, setting) in variants.items():
+                with setting():
+                    start = time.perf_counter()
+                    n_words = tag(variant_nlp, texts, batch_size, sort)
+                    speeds[name].append(n_words / (time.perf_counter() - start))
     report = {}
     for name, (variant_nlp, *_rest) in variants.items():
         scores = variant_nlp.evaluate([gold_token_example(variant_nlp, doc) for doc in gold])
@@ -97,7 +128,13 @@ def main() -> None:
         }
         print(f"{name:42} {report[name]}")
     if args.output:
-        args.output.write_text(json.dumps({"model": str(args.model), "variants": report}, indent=2) + "\n")
+        summary = {
+            "model": str(args.model),
+            "busy_cores": args.busy,
+            "cpus": os.cpu_count(),
+            "variants": report,
+        }
+        args.output.write_text(json.dumps(summary, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ tokenizer, featurizing, building the torch batch, the torch network, turning
 logits into per-doc arrays, argmax decoding, setting annotations), runs
 `nlp.pipe` over the raw dev texts and reports each stage's share.
 
+Torch runs on the pipeline's `torch_threads` (1 unless its config says otherwise).
+
 usage: python benchmarks/profile_inference.py MODEL_DIR DEV.spacy [--output results/profile.json]
 """
 
@@ -20,8 +22,9 @@ import torch
 from spacy.tokens import DocBin
 
 import spacy_torch_tagger.convert as convert_module
+import spacy_torch_tagger.tagger_model as tagger_model_module
 from spacy_torch_tagger.component import TorchTagger
-from spacy_torch_tagger.shim import TaggerShim
+from spacy_torch_tagger.tagger_model import tagger_shim
 
 Timers = Dict[str, float]
 
@@ -40,18 +43,20 @@ def timed(timers: Timers, stage: str, function: Callable) -> Callable:
 def instrument(nlp: spacy.Language, timers: Timers) -> None:
     """Put timers around every stage of the tagger's inference."""
     tagger = cast(TorchTagger, nlp.get_pipe("torch_tagger"))
-    wrapper = tagger.model.layers[0]
     convert_module.featurize = timed(timers, "featurize", convert_module.featurize)
-    wrapper.attrs["convert_inputs"] = timed(timers, "convert inputs (all)", wrapper.attrs["convert_inputs"])
-    wrapper.attrs["convert_outputs"] = timed(timers, "logits to doc arrays", wrapper.attrs["convert_outputs"])
+    tagger_model_module.docs_to_batch = timed(
+        timers, "docs to batch (all)", tagger_model_module.docs_to_batch
+    )
+    tagger_model_module.join_logits = timed(timers, "check and join logits", tagger_model_module.join_logits)
     # thinc models have __slots__: time the forward function that predict calls.
     tagger.model._func = timed(timers, "model.predict (all)", tagger.model._func)
     setattr(tagger, "predict", timed(timers, "component.predict (all)", tagger.predict))  # noqa: B010
     setattr(tagger, "set_annotations", timed(timers, "set annotations", tagger.set_annotations))  # noqa: B010
     nlp.tokenizer = timed(timers, "tokenizer", nlp.tokenizer)
-    shim = cast(TaggerShim, wrapper.shims[0])
+    shim = tagger_shim(tagger.model)
     # With int8_inference the CPU forward pass runs the shim's int8 copy.
-    network = shim.int8_network() if shim.int8_inference else shim._model
+    network = shim.int8_network() if shim.uses_int8() else shim.network
+    assert network is not None, "the pipeline has no trained network"
     time_module(network, timers, "torch network")
     for name, child in network.named_children():
         time_module(child, timers, f"  network.{name}")
@@ -70,16 +75,16 @@ def time_module(module: torch.nn.Module, timers: Timers, stage: str) -> None:
 
 def split(timers: Timers, total: float) -> Dict[str, float]:
     """Exclusive seconds per stage."""
-    to_tensors = timers["convert inputs (all)"] - timers["featurize"]
-    wrapper_rest = timers["model.predict (all)"] - timers["convert inputs (all)"] - timers["torch network"]
-    wrapper_rest -= timers["logits to doc arrays"]
+    to_tensors = timers["docs to batch (all)"] - timers["featurize"]
+    model_rest = timers["model.predict (all)"] - timers["docs to batch (all)"] - timers["torch network"]
+    model_rest -= timers["check and join logits"]
     stages = {
         "tokenizer": timers["tokenizer"],
         "featurize (numpy)": timers["featurize"],
         "torch batch from arrays": to_tensors,
         "torch network (embed, char CNN, LSTM, heads)": timers["torch network"],
-        "logits to per-doc arrays": timers["logits to doc arrays"],
-        "thinc wrapper, rest": wrapper_rest,
+        "check and join logits": timers["check and join logits"],
+        "thinc model, rest (per-doc split)": model_rest,
         "argmax decoding": timers["component.predict (all)"] - timers["model.predict (all)"],
         "set annotations": timers["set annotations"],
     }

@@ -1,7 +1,9 @@
 """Registered architectures: the config surface of the model.
 
 Each is declared as a `spacy_architectures` entry point under its registry
-name, so configs resolve them without importing this package.
+name, so configs resolve them without importing this package. Defaults come
+from `FeatureSpec` and `LSTMTaggerSettings`; every value is checked when the
+config is resolved, so `spacy debug config` reports a bad one.
 """
 
 from functools import partial
@@ -14,8 +16,12 @@ from thinc.types import Floats2d
 
 from .feature_spec import FeatureSpec
 from .featurize import attr_ids
-from .network import LSTMTagger
+from .network import LSTMTagger, LSTMTaggerSettings
 from .tagger_model import NetworkBuilder, build_tagger_model
+from .value_checks import check_bool
+
+FEATURE_DEFAULTS = FeatureSpec()
+NETWORK_DEFAULTS = LSTMTaggerSettings()
 
 
 @registry.architectures("spacy_torch_tagger.TorchTagger.v1")
@@ -25,36 +31,49 @@ def build_torch_tagger(
     mixed_precision: bool = False,
     int8_inference: bool = False,
 ) -> Model[List[Doc], List[Floats2d]]:
-    """Docs -> per-doc logits of every target, from a torch network wrapped
-    with thinc's PyTorchWrapper_v3.
+    """Docs -> per-doc logits of every target, from a torch network held by a thinc model.
 
     features: which hashed lexical features and characters the network reads.
     network: called as network(features, n_labels) once the labels are known;
         returns a torch.nn.Module whose forward(TaggerBatch) returns a dict
         target -> logits of shape (n_tokens, n_labels[target]).
-    mixed_precision: autocast on CUDA; ignored with a warning without a GPU.
+    mixed_precision: autocast and gradient scaling on CUDA; ignored with a warning without a GPU.
     int8_inference: on CPU, tag with an int8 copy of the LSTM and linear
         layers (torch dynamic quantization); training and GPU use float weights.
     """
+    if not isinstance(features, FeatureSpec):
+        raise ValueError(
+            "TorchTagger features must be a spacy_torch_tagger.TokenFeatures architecture, "
+            f"got {type(features).__name__}."
+        )
+    if not callable(network):
+        raise ValueError(f"TorchTagger network must be a network builder, got {type(network).__name__}.")
+    check_bool("TorchTagger", "mixed_precision", mixed_precision)
+    check_bool("TorchTagger", "int8_inference", int8_inference)
     return build_tagger_model(features, network, mixed_precision, int8_inference)
 
 
 @registry.architectures("spacy_torch_tagger.TokenFeatures.v1")
 def build_token_features(
-    vocab_attr: str = "NORM",
-    vocab_rows: int = 20000,
-    vocab_min_count: int = 2,
-    attrs: List[str] = ["PREFIX", "SUFFIX", "SHAPE"],  # noqa: B006 (config default, never mutated)
-    rows: List[int] = [2000, 5000, 1000],  # noqa: B006
-    n_hashes: int = 2,
-    max_chars: int = 16,
-    char_rows: int = 1000,
+    vocab_attr: str = FEATURE_DEFAULTS.vocab_attr,
+    vocab_rows: int = FEATURE_DEFAULTS.vocab_rows,
+    vocab_min_count: int = FEATURE_DEFAULTS.vocab_min_count,
+    attrs: List[str] = list(FEATURE_DEFAULTS.attrs),  # noqa: B006, B008 (config default, never mutated)
+    rows: List[int] = list(FEATURE_DEFAULTS.rows),  # noqa: B006, B008
+    n_hashes: int = FEATURE_DEFAULTS.n_hashes,
+    max_chars: int = FEATURE_DEFAULTS.max_chars,
+    char_rows: int = FEATURE_DEFAULTS.char_rows,
 ) -> FeatureSpec:
     """Known words (a table built from the training docs at initialize),
     hashed lexical attributes, and the characters of each token."""
-    attr_ids(list(attrs) + ([vocab_attr] if vocab_attr else []))
+    if not isinstance(attrs, (list, tuple)) or not isinstance(rows, (list, tuple)):
+        raise ValueError(
+            f'TokenFeatures attrs and rows must be lists (e.g. attrs = ["SUFFIX"], rows = [5000]), '
+            f"got {attrs!r} and {rows!r}."
+        )
+    attr_ids(list(attrs) + ([vocab_attr] if isinstance(vocab_attr, str) and vocab_attr else []))
     return FeatureSpec(
-        vocab_attr=vocab_attr.upper(),
+        vocab_attr=vocab_attr.upper() if isinstance(vocab_attr, str) else vocab_attr,
         vocab_rows=vocab_rows,
         vocab_min_count=vocab_min_count,
         attrs=tuple(name.upper() for name in attrs),
@@ -67,21 +86,20 @@ def build_token_features(
 
 @registry.architectures("spacy_torch_tagger.LSTMNetwork.v1")
 def build_lstm_network(
-    embed_width: int = 64,
-    char_embed_width: int = 32,
-    char_width: int = 64,
-    char_kernel_size: int = 3,
-    hidden_width: int = 256,
-    depth: int = 1,
-    bidirectional: bool = True,
-    word_dropout: float = 0.25,
+    embed_width: int = NETWORK_DEFAULTS.embed_width,
+    char_embed_width: int = NETWORK_DEFAULTS.char_embed_width,
+    char_width: int = NETWORK_DEFAULTS.char_width,
+    char_kernel_size: int = NETWORK_DEFAULTS.char_kernel_size,
+    hidden_width: int = NETWORK_DEFAULTS.hidden_width,
+    depth: int = NETWORK_DEFAULTS.depth,
+    bidirectional: bool = NETWORK_DEFAULTS.bidirectional,
+    word_dropout: float = NETWORK_DEFAULTS.word_dropout,
 ) -> NetworkBuilder:
     """The default network: lexical embeddings + character CNN -> LSTM -> one
     linear head per target. char_width = 0 drops the character CNN; depth = 1,
     bidirectional = false gives the seed tutorial's embedding -> LSTM -> linear.
     Dropout between layers uses spaCy's rate ([training] dropout)."""
-    return partial(
-        LSTMTagger,
+    settings = LSTMTaggerSettings(
         embed_width=embed_width,
         char_embed_width=char_embed_width,
         char_width=char_width,
@@ -91,3 +109,4 @@ def build_lstm_network(
         bidirectional=bidirectional,
         word_dropout=word_dropout,
     )
+    return partial(LSTMTagger, settings=settings)

@@ -9,6 +9,7 @@ from spacy.tokens import Doc
 from thinc.api import NumpyOps
 
 from .feature_spec import FeatureSpec
+from .known_words import KnownWords
 
 _NUMPY_OPS = NumpyOps()
 
@@ -35,24 +36,7 @@ def attr_ids(attrs: Iterable[str]) -> List[Union[int, str]]:
     return [IDS[name.upper()] for name in attrs]
 
 
-def build_vocab(docs: Iterable[Doc], spec: FeatureSpec) -> numpy.ndarray:
-    """Sorted uint64 keys of the words that get a row: those seen at least
-    `vocab_min_count` times, the most frequent first, at most `vocab_rows - 1`."""
-    if not spec.vocab_attr:
-        return numpy.zeros((0,), dtype="uint64")
-    column = attr_ids([spec.vocab_attr])
-    arrays = [doc.to_array(column).reshape(-1) for doc in docs if len(doc)]
-    if not arrays:
-        return numpy.zeros((0,), dtype="uint64")
-    keys, counts = numpy.unique(numpy.concatenate(arrays).astype("uint64"), return_counts=True)
-    frequent = counts >= spec.vocab_min_count
-    keys, counts = keys[frequent], counts[frequent]
-    # Most frequent first; ties by key so the table is the same on every run.
-    order = numpy.lexsort((keys, -counts))[: spec.vocab_rows - 1]
-    return numpy.sort(keys[order])
-
-
-def featurize(docs: Sequence[Doc], spec: FeatureSpec, vocab: numpy.ndarray) -> FeatureArrays:
+def featurize(docs: Sequence[Doc], spec: FeatureSpec, known_words: KnownWords) -> FeatureArrays:
     """Look tokens up in the word table, hash their lexical attributes into
     table rows, and collect their characters."""
     n_tokens = sum(len(doc) for doc in docs)
@@ -63,7 +47,7 @@ def featurize(docs: Sequence[Doc], spec: FeatureSpec, vocab: numpy.ndarray) -> F
         if n_tokens
         else numpy.zeros((0, len(columns)), dtype="uint64")
     )
-    words = _word_rows(keys[:, 1], vocab) if spec.vocab_attr else numpy.zeros((n_tokens,), dtype="int64")
+    words = known_words.rows(keys[:, 1]) if spec.vocab_attr else numpy.zeros((n_tokens,), dtype="int64")
     hashed_keys = keys[:, 2:] if spec.vocab_attr else keys[:, 1:]
     lexical = numpy.zeros((n_tokens, len(spec.attrs), spec.n_hashes), dtype="int64")
     for i, n_rows in enumerate(spec.rows):
@@ -78,14 +62,6 @@ def featurize(docs: Sequence[Doc], spec: FeatureSpec, vocab: numpy.ndarray) -> F
     else:
         chars = numpy.zeros((len(types), spec.max_chars), dtype="int64")
     return FeatureArrays(words=words, lexical=lexical, chars=chars, token_types=token_types.astype("int64"))
-
-
-def _word_rows(keys: numpy.ndarray, vocab: numpy.ndarray) -> numpy.ndarray:
-    """Row of each key in the sorted vocab, plus one; 0 for unknown keys."""
-    if not len(vocab):
-        return numpy.zeros(keys.shape, dtype="int64")
-    position = numpy.minimum(numpy.searchsorted(vocab, keys), len(vocab) - 1)
-    return numpy.where(vocab[position] == keys, position + 1, 0).astype("int64")
 
 
 def _char_rows(texts: Sequence[str], max_chars: int, n_rows: int) -> numpy.ndarray:

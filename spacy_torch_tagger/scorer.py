@@ -2,30 +2,28 @@
 
 from typing import Any, Callable, Dict, Iterable, Sequence
 
-from spacy.scorer import Scorer
-from spacy.tokens import Token
 from spacy.training import Example
 from spacy.util import registry
 
+from .targets import TARGETS
 
-def morph_key(token: Token, attr: str) -> int:
-    """The hash of a token's analysis; unset and empty analyses differ."""
-    return getattr(token, attr).key
+# The mean accuracy over the targets a component predicts. The factory weights
+# it, so `spacy init fill-config` and `spacy train` select on the targets in use.
+COMBINED_KEY = "targets_acc"
 
 
 def score_torch_tagger(
     examples: Iterable[Example], *, targets: Sequence[str] = ("tag",), **kwargs: Any
 ) -> Dict[str, Any]:
-    """tag_acc, pos_acc, morph_acc and morph_per_feat, for the given targets."""
+    """spaCy's accuracy keys for the given targets (tag_acc, pos_acc, morph_acc,
+    morph_per_feat) and their mean as `targets_acc`."""
     examples = list(examples)
     scores: Dict[str, Any] = {}
-    if "tag" in targets:
-        scores.update(Scorer.score_token_attr(examples, "tag", **kwargs))
-    if "pos" in targets:
-        scores.update(Scorer.score_token_attr(examples, "pos", **kwargs))
-    if "morph" in targets:
-        scores.update(Scorer.score_token_attr(examples, "morph", getter=morph_key, **kwargs))
-        scores.update(Scorer.score_token_attr_per_feat(examples, "morph", getter=morph_key, **kwargs))
+    for target in targets:
+        scores.update(TARGETS[target].score(examples, **kwargs))
+    accuracies = [scores[TARGETS[target].score_key] for target in targets]
+    known = [value for value in accuracies if value is not None]
+    scores[COMBINED_KEY] = sum(known) / len(known) if known else None
     return scores
 
 

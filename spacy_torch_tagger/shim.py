@@ -1,24 +1,32 @@
-"""thinc's PyTorchShim, with in-place parameter updates, optimizer averages
-and optional int8 inference on CPU."""
+"""thinc's PyTorchShim, with in-place parameter updates, optimizer averages,
+mixed precision only where CUDA is, and optional int8 inference on CPU."""
 
 import contextlib
+import warnings
 from typing import Any, Dict, Iterator, Optional, Tuple, cast
 
+import srsly
 import torch
-from thinc.api import ArgsKwargs, Optimizer, torch2xp, xp2torch
+from thinc.api import ArgsKwargs, Optimizer, get_torch_default_device, torch2xp, xp2torch
 from thinc.shims import PyTorchShim
 from thinc.types import FloatsXd
 
-from .network.int8 import int8_copy
+from .network.int8 import int8_copy, quantizable_layers
+from .serialize import WeightsError, deserialize_network, serialize_network
 
 
 class TaggerShim(PyTorchShim):
-    """Two fixes over thinc 8.3's PyTorchShim, both for training:
+    """The holder of the torch network inside the thinc model.
 
+    Over thinc 8.3's PyTorchShim:
+
+    - weights are saved with `serialize_network` (no pickle, checksummed);
+    - `mixed_precision` is switched off, with a warning, where CUDA is not
+      available: autocast and gradient scaling only apply to CUDA;
     - `finish_update` lets the optimizer update each parameter in place.
       thinc's version rebinds `param.data` to a tensor made from the
       optimizer's numpy view on every step; the chain of views keeps torch
-      memory alive, about one copy of every updated table per step.
+      memory alive, about one copy of every updated table per step;
     - `use_params` also takes the optimizer's averages, keyed by
       (shim id, parameter name); thinc's looks for string keys only, so
       `use_averages` silently did nothing for torch networks.
@@ -29,16 +37,62 @@ class TaggerShim(PyTorchShim):
     device move, or when the network object is replaced.
     """
 
-    def __init__(self, *args: Any, int8_inference: bool = False, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        network: Optional[torch.nn.Module],
+        *,
+        mixed_precision: bool = False,
+        int8_inference: bool = False,
+    ) -> None:
+        if mixed_precision and not torch.cuda.is_available():
+            warnings.warn(
+                "torch_tagger: mixed_precision = true needs a CUDA GPU; none is available, "
+                "so the network runs in full precision.",
+                stacklevel=2,
+            )
+            mixed_precision = False
+        super().__init__(
+            network,
+            mixed_precision=mixed_precision,
+            serialize_model=serialize_network,
+            deserialize_model=deserialize_network,
+        )
         self.int8_inference = int8_inference
         self._int8: Optional[Tuple[torch.nn.Module, torch.nn.Module]] = None  # (source, int8 copy)
 
+    @property
+    def network(self) -> Optional[torch.nn.Module]:
+        """The torch network (None until the model is initialized or loaded)."""
+        return self._model
+
+    @network.setter
+    def network(self, network: torch.nn.Module) -> None:
+        self._model = network
+        self.weights_changed()
+
+    @property
+    def mixed_precision(self) -> bool:
+        """Whether autocast or gradient scaling is on (never without CUDA)."""
+        return bool(self._mixed_precision or self._grad_scaler._enabled)
+
+    def uses_int8(self) -> bool:
+        """Whether `predict` runs the int8 copy (int8_inference on, network on the CPU)."""
+        return self.int8_inference and self.device.type == "cpu"
+
     def predict(self, inputs: ArgsKwargs) -> Any:
-        if not self.int8_inference or self.device.type != "cpu":
+        if not self.uses_int8():
             return super().predict(inputs)
+        network = self.int8_network()
         with torch.no_grad():
-            return self.int8_network()(*inputs.args, **inputs.kwargs)
+            try:
+                return network(*inputs.args, **inputs.kwargs)
+            except (AttributeError, TypeError, RuntimeError) as error:
+                raise RuntimeError(
+                    "torch_tagger int8_inference: the int8 copy of the network failed "
+                    f"({type(error).__name__}: {error}). Its quantized layers are "
+                    f"{sorted(quantizable_layers(self._model))}; a layer whose forward reads "
+                    "their .weight tensors directly cannot run them. Set int8_inference = false."
+                ) from error
 
     def int8_network(self) -> torch.nn.Module:
         """The int8 copy of the current weights (built on first use)."""
@@ -91,7 +145,16 @@ class TaggerShim(PyTorchShim):
             self.weights_changed()
 
     def from_bytes(self, bytes_data: bytes) -> "TaggerShim":
-        super().from_bytes(bytes_data)
+        try:
+            message: Any = srsly.msgpack_loads(bytes_data)
+        except ValueError as error:
+            raise WeightsError(f"The torch_tagger network data is damaged: {error}.") from error
+        if not isinstance(message, dict) or not isinstance(message.get("state"), bytes):
+            raise WeightsError("The torch_tagger network data is damaged: it holds no weights.")
+        device = get_torch_default_device()
+        self.cfg = message.get("config") or {}
+        self._model = deserialize_network(self._model, message["state"], device)
+        self._grad_scaler.to_(device)
         self.weights_changed()
         return self
 

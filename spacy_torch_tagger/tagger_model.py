@@ -1,25 +1,26 @@
 """The thinc model: Docs -> one (n_tokens, nO) score array per doc.
 
-It holds a `PyTorchWrapper_v3` whose torch network is built once the label
-counts are known: in `initialize` during training, and from the component's
-saved labels before weights are loaded (thinc never runs `init` on load).
-The known-word table built at `initialize` is a wrapper attribute, saved and
-loaded with the model.
+One thinc node whose shim (`TaggerShim`) holds the torch network. thinc has
+no shape inference for torch modules, so the network is built once the label
+counts are known: by `init` in training, and from the saved label counts
+before the weights load (thinc runs no `init` on load). The known-word table
+built at `init` is an attribute of the node, saved with it.
 """
 
-import warnings
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, cast
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, cast
 
+import numpy
+import srsly
 import torch
 from spacy.tokens import Doc
-from thinc.api import Model, PyTorchWrapper_v3, get_torch_default_device
-from thinc.shims import PyTorchShim
+from thinc.api import ArgsKwargs, Model, get_torch_default_device, torch2xp, xp2torch
 from thinc.types import Floats2d
 
-from .convert import docs_to_batch, logits_to_doc_scores
+from .convert import docs_to_batch, join_logits
+from .errors import ModelFileError
 from .feature_spec import FeatureSpec
-from .featurize import build_vocab
-from .serialize import deserialize_network, serialize_network
+from .known_words import KnownWords
+from .legacy import upgrade_legacy_layout
 from .shim import TaggerShim
 
 NetworkBuilder = Callable[[FeatureSpec, Dict[str, int]], torch.nn.Module]
@@ -31,41 +32,35 @@ def build_tagger_model(
     mixed_precision: bool = False,
     int8_inference: bool = False,
 ) -> Model[List[Doc], List[Floats2d]]:
-    """Wrap a network builder; the network is built once label counts are set."""
-    if mixed_precision and not torch.cuda.is_available():
-        warnings.warn(
-            "torch_tagger: mixed_precision = true needs a CUDA GPU; none is available, "
-            "so the network runs in full precision.",
-            stacklevel=2,
-        )
-        mixed_precision = False
-    wrapper = PyTorchWrapper_v3(
-        None,  # type: ignore[arg-type]  # the network is built at initialize, once labels are known
-        convert_inputs=docs_to_batch,
-        convert_outputs=logits_to_doc_scores,
-        mixed_precision=mixed_precision,
-        serialize_model=serialize_network,
-        deserialize_model=deserialize_network,
-    )
-    # Same settings, our shim class: in-place updates, averages, int8 inference (see shim.py).
-    wrapper.shims[0] = TaggerShim(
-        None,
-        int8_inference=int8_inference,
-        mixed_precision=mixed_precision,
-        serialize_model=serialize_network,
-        deserialize_model=deserialize_network,
-    )
-    wrapper.attrs["features"] = features
-    wrapper.attrs["vocab"] = build_vocab([], features)
-    wrapper.attrs["n_labels"] = {}
+    """A thinc model around a network builder; the network is built once label counts are set."""
     return Model(
         "torch_tagger",
         forward,
         init=init,
-        layers=[wrapper],
+        shims=[TaggerShim(None, mixed_precision=mixed_precision, int8_inference=int8_inference)],
         dims={"nO": None},
-        attrs={"network_builder": network, "dropout_rate": None},
+        attrs={
+            "features": features,
+            "known_words": KnownWords.from_docs([], features),
+            "n_labels": {},
+            "network_builder": network,
+            "dropout_rate": None,
+        },
     )
+
+
+def tagger_shim(model: Model) -> TaggerShim:
+    return cast(TaggerShim, model.shims[0])
+
+
+def network_of(model: Model) -> Optional[torch.nn.Module]:
+    """The torch network inside the model, or None before it is built."""
+    return tagger_shim(model).network
+
+
+def label_counts(model: Model) -> Dict[str, int]:
+    """The label count per target ({} before labels are set)."""
+    return dict(model.attrs["n_labels"])
 
 
 def set_label_counts(model: Model, n_labels: Mapping[str, int]) -> None:
@@ -73,7 +68,7 @@ def set_label_counts(model: Model, n_labels: Mapping[str, int]) -> None:
     if not n_labels or any(n < 1 for n in n_labels.values()):
         raise ValueError(f"torch_tagger needs at least one label for every target, got {dict(n_labels)}.")
     counts = {target: int(n) for target, n in n_labels.items()}
-    model.layers[0].attrs["n_labels"] = counts
+    model.attrs["n_labels"] = counts
     model.set_dim("nO", sum(counts.values()), force=True)
 
 
@@ -85,49 +80,47 @@ def build_network(model: Model) -> None:
             "The torch_tagger network cannot be built before its label counts are known: "
             "add labels or initialize the component with examples."
         )
-    wrapper = model.layers[0]
     builder: NetworkBuilder = model.attrs["network_builder"]
-    network = builder(wrapper.attrs["features"], dict(counts))
+    network = builder(model.attrs["features"], dict(counts))
     if not isinstance(network, torch.nn.Module):
         raise TypeError(
             f"The torch_tagger network builder returned {type(network).__name__}, expected a torch.nn.Module."
         )
-    shim = cast(PyTorchShim, wrapper.shims[0])
-    # thinc's PyTorchWrapper has no init hook, so the built network replaces the
-    # shim's placeholder; the shim reads `_model` in every call.
-    shim._model = network.to(get_torch_default_device())
-
-
-def label_counts(model: Model) -> Dict[str, int]:
-    """The label count per target ({} before labels are set)."""
-    return dict(model.layers[0].attrs["n_labels"])
-
-
-def network_of(model: Model) -> Optional[torch.nn.Module]:
-    """The torch network inside the model, or None before it is built."""
-    return cast(PyTorchShim, model.layers[0].shims[0])._model
+    tagger_shim(model).network = network.to(get_torch_default_device())
 
 
 def init(model: Model, X: Optional[Sequence[Doc]] = None, Y: Optional[object] = None) -> None:  # noqa: N803 (thinc's init signature)
     """Build the known-word table from the docs X (the training docs) and a fresh network."""
-    wrapper = model.layers[0]
-    wrapper.attrs["vocab"] = build_vocab(X or [], wrapper.attrs["features"])
+    model.attrs["known_words"] = KnownWords.from_docs(X or [], model.attrs["features"])
     build_network(model)
 
 
 def forward(model: Model, docs: Sequence[Doc], is_train: bool) -> Tuple[List[Floats2d], Callable]:
-    if network_of(model) is None:
+    shim = tagger_shim(model)
+    network = shim.network
+    if network is None:
         raise ValueError(
             "The torch_tagger network has not been built: initialize the pipeline "
             "(nlp.initialize() or spacy train) or load a trained one."
         )
-    if not any(len(doc) for doc in docs):
+    lengths = [len(doc) for doc in docs]
+    if not sum(lengths):
         n_out = model.get_dim("nO")
-        return [model.ops.alloc2f(len(doc), n_out) for doc in docs], no_gradient
-    network = network_of(model)
-    if is_train and network is not None:
+        return [model.ops.alloc2f(n, n_out) for n in lengths], no_gradient
+    if is_train:
         apply_dropout_rate(network, model.attrs["dropout_rate"])
-    return model.layers[0](docs, is_train)
+    batch = docs_to_batch(docs, model.attrs["features"], model.attrs["known_words"], shim.device)
+    logits, backprop_network = shim(ArgsKwargs(args=(batch,), kwargs={}), is_train)
+    joined = join_logits(logits, model.attrs["n_labels"], sum(lengths))
+    scores = torch2xp(joined, ops=model.ops)
+    doc_scores = cast(List[Floats2d], model.ops.xp.split(scores, numpy.cumsum(lengths)[:-1].tolist()))
+
+    def backprop(d_doc_scores: List[Floats2d]) -> List[Doc]:
+        d_joined = xp2torch(model.ops.xp.concatenate(d_doc_scores), device=joined.device)
+        backprop_network(ArgsKwargs(args=((joined,),), kwargs={"grad_tensors": (d_joined,)}))
+        return []
+
+    return doc_scores, backprop
 
 
 def apply_dropout_rate(network: torch.nn.Module, rate: Optional[float]) -> None:
@@ -142,3 +135,41 @@ def apply_dropout_rate(network: torch.nn.Module, rate: Optional[float]) -> None:
 
 def no_gradient(d_scores: List[Floats2d]) -> List[Doc]:
     return []
+
+
+def load_model(model: Model, data: bytes) -> None:
+    """Load bytes written by `model.to_bytes()` (or by spacy-torch-tagger 0.1.0):
+    build the network at the saved label counts, then load every part.
+    Raises ModelFileError for data that is not such a model or is damaged."""
+    try:
+        message: Any = srsly.msgpack_loads(data)
+    except ValueError as error:
+        raise ModelFileError(f"it is not a saved torch_tagger model ({error})") from error
+    message = upgrade_legacy_layout(message)
+    if not _is_model_message(message):
+        raise ModelFileError("it is not a saved torch_tagger model (unexpected structure)")
+    attrs = message["attrs"][0]
+    try:
+        counts = srsly.msgpack_loads(attrs["n_labels"]) if "n_labels" in attrs else {}
+    except ValueError as error:
+        raise ModelFileError(f"its label counts are damaged ({error})") from error
+    if not isinstance(counts, dict) or not all(isinstance(n, int) and n > 0 for n in counts.values()):
+        raise ModelFileError(f"its label counts are damaged (found {counts!r})")
+    if counts:
+        set_label_counts(model, counts)
+        build_network(model)
+    model.from_dict(message)
+
+
+def _is_model_message(message: Any) -> bool:
+    return (
+        isinstance(message, dict)
+        and all(isinstance(message.get(key), list) for key in ("nodes", "attrs", "params", "shims"))
+        and len(message["nodes"]) == len(message["attrs"]) == len(message["shims"]) == 1
+        and isinstance(message["nodes"][0], dict)
+        and message["nodes"][0].get("name") == "torch_tagger"
+        and isinstance(message["attrs"][0], dict)
+        and all(isinstance(value, bytes) for value in message["attrs"][0].values())
+        and isinstance(message["shims"][0], list)
+        and len(message["shims"][0]) == 1
+    )

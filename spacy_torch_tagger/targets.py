@@ -1,36 +1,116 @@
-"""What each target reads from gold data and writes to a Doc.
+"""What each target reads from gold data, writes to a Doc and is scored by.
 
 tag   -> token.tag_   (fine-grained tag, e.g. UD XPOS)
 pos   -> token.pos_   (UD UPOS, one of spaCy's universal POS tags)
 morph -> token.morph  (UD FEATS string; "_" is the empty analysis)
+
+Adding a target means adding one `Target` to TARGETS.
 """
 
-from typing import Dict, Iterable, List, Optional, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 import numpy
 from spacy.attrs import MORPH, POS, TAG
 from spacy.parts_of_speech import IDS as UPOS_IDS
-from spacy.tokens import Doc
+from spacy.scorer import Scorer
+from spacy.tokens import Doc, Token
 from spacy.training import Example
 from spacy.vocab import Vocab
 
-TARGET_ATTRS: Dict[str, int] = {"tag": TAG, "pos": POS, "morph": MORPH}
-ALLOWED_TARGETS = tuple(TARGET_ATTRS)
 EMPTY_MORPH = "_"
+
+
+@dataclass(frozen=True)
+class Target:
+    """name: the config name, also the column of `Example.get_aligned` (upper-cased).
+    attr: the attribute `Doc.from_array` writes.
+    token_label: a gold token's label, or "" where the token has none.
+    label_value: the value `Doc.from_array` stores for a label.
+    invalid_labels: the labels that cannot be written, with the reason.
+    score: spaCy's scorer for this target's keys.
+    score_key: the key of this target's accuracy in the scores.
+    """
+
+    name: str
+    attr: int
+    token_label: Callable[[Token], str]
+    label_value: Callable[[Vocab, str], int]
+    invalid_labels: Callable[[Iterable[str]], Optional[str]]
+    score: Callable[..., Dict[str, Any]]
+    score_key: str
+
+
+def _no_invalid_labels(labels: Iterable[str]) -> Optional[str]:
+    return None
+
+
+def _non_universal_pos(labels: Iterable[str]) -> Optional[str]:
+    bad = sorted({label for label in labels if not label or label not in UPOS_IDS})
+    if not bad:
+        return None
+    return (
+        f"labels {bad[:10]} that are not universal POS tags (allowed: {sorted(k for k in UPOS_IDS if k)}). "
+        "Put language-specific tags under the 'tag' target instead."
+    )
+
+
+def _morph_key(token: Token, attr: str) -> int:
+    """The hash of a token's analysis; unset and empty analyses differ."""
+    return getattr(token, attr).key
+
+
+def _score_morph(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
+    examples = list(examples)
+    scores = Scorer.score_token_attr(examples, "morph", getter=_morph_key, **kwargs)
+    scores.update(Scorer.score_token_attr_per_feat(examples, "morph", getter=_morph_key, **kwargs))
+    return scores
+
+
+TARGETS: Dict[str, Target] = {
+    target.name: target
+    for target in (
+        Target(
+            name="tag",
+            attr=TAG,
+            token_label=lambda token: token.tag_,
+            label_value=lambda vocab, label: vocab.strings.add(label),
+            invalid_labels=_no_invalid_labels,
+            score=lambda examples, **kwargs: Scorer.score_token_attr(examples, "tag", **kwargs),
+            score_key="tag_acc",
+        ),
+        Target(
+            name="pos",
+            attr=POS,
+            token_label=lambda token: token.pos_,
+            label_value=lambda vocab, label: UPOS_IDS[label],
+            invalid_labels=_non_universal_pos,
+            score=lambda examples, **kwargs: Scorer.score_token_attr(examples, "pos", **kwargs),
+            score_key="pos_acc",
+        ),
+        Target(
+            name="morph",
+            attr=MORPH,
+            token_label=lambda token: (str(token.morph) or EMPTY_MORPH) if token.has_morph() else "",
+            label_value=lambda vocab, label: vocab.morphology.add(label),
+            invalid_labels=_no_invalid_labels,
+            score=_score_morph,
+            score_key="morph_acc",
+        ),
+    )
+}
 
 
 def validate_targets(targets: Sequence[str]) -> List[str]:
     """The targets as a list, or a ValueError naming the allowed ones."""
-    if isinstance(targets, str) or not targets:
+    if isinstance(targets, str) or not isinstance(targets, (list, tuple)) or not targets:
         raise ValueError(
-            f"torch_tagger 'targets' must be a non-empty list drawn from {list(ALLOWED_TARGETS)}, "
+            f"torch_tagger 'targets' must be a non-empty list drawn from {list(TARGETS)}, "
             f'got {targets!r}. Example: targets = ["tag", "pos", "morph"].'
         )
-    unknown = [t for t in targets if t not in TARGET_ATTRS]
+    unknown = [t for t in targets if t not in TARGETS]
     if unknown:
-        raise ValueError(
-            f"Unknown torch_tagger target(s) {unknown}: allowed targets are {list(ALLOWED_TARGETS)}."
-        )
+        raise ValueError(f"Unknown torch_tagger target(s) {unknown}: allowed targets are {list(TARGETS)}.")
     if len(set(targets)) != len(targets):
         raise ValueError(f"torch_tagger 'targets' lists a target twice: {list(targets)}.")
     return list(targets)
@@ -38,11 +118,8 @@ def validate_targets(targets: Sequence[str]) -> List[str]:
 
 def reference_labels(doc: Doc, target: str) -> Iterable[str]:
     """The labels a gold doc carries for the target; unannotated tokens give none."""
-    if target == "tag":
-        return (token.tag_ for token in doc if token.tag_)
-    if target == "pos":
-        return (token.pos_ for token in doc if token.pos_)
-    return (str(token.morph) or EMPTY_MORPH for token in doc if token.has_morph())
+    token_label = TARGETS[target].token_label
+    return (label for label in map(token_label, doc) if label)
 
 
 def gold_labels(example: Example, target: str) -> List[Optional[str]]:
@@ -53,22 +130,12 @@ def gold_labels(example: Example, target: str) -> List[Optional[str]]:
 
 def check_labels(target: str, labels: Iterable[str]) -> None:
     """Raise if a label cannot be written to a token for this target."""
-    if target == "pos":
-        bad = sorted({label for label in labels if label not in UPOS_IDS or not label})
-        if bad:
-            raise ValueError(
-                f"torch_tagger target 'pos' got labels {bad[:10]} that are not universal POS tags "
-                f"(allowed: {sorted(k for k in UPOS_IDS if k)}). Put language-specific tags under "
-                "the 'tag' target instead."
-            )
+    problem = TARGETS[target].invalid_labels(labels)
+    if problem:
+        raise ValueError(f"torch_tagger target '{target}' got {problem}")
 
 
 def label_values(vocab: Vocab, target: str, labels: Sequence[str]) -> numpy.ndarray:
     """The uint64 value `Doc.from_array` stores for each label of the target."""
-    if target == "tag":
-        values = [vocab.strings.add(label) for label in labels]
-    elif target == "pos":
-        values = [UPOS_IDS[label] for label in labels]
-    else:
-        values = [vocab.morphology.add(label) for label in labels]
-    return numpy.asarray(values, dtype="uint64")
+    label_value = TARGETS[target].label_value
+    return numpy.asarray([label_value(vocab, label) for label in labels], dtype="uint64")

@@ -1,10 +1,15 @@
 # mypy: disable-error-code="attr-defined"
 # (spaCy types get_pipe/add_pipe as Doc -> Doc callables, not as TorchTagger.)
+from typing import Any
+
 import numpy
 import pytest
 import spacy
+import torch
 from spacy.training import Example
 from thinc.api import Adam
+
+from spacy_torch_tagger.tagger_model import network_of, tagger_shim
 
 from conftest import SMALL_MODEL, corpus_examples, train_pipeline
 
@@ -156,12 +161,13 @@ def test_optimizer_averages_reach_the_torch_network():
     examples = corpus_examples(nlp)
     for _ in range(3):
         nlp.update(examples[:8], sgd=optimizer)
-    network = tagger.model.layers[0].shims[0]._model
+    network: Any = network_of(tagger.model)
+    assert network is not None
     before = network.heads["tag"].weight.detach().clone()
     with nlp.use_params(optimizer.averages):
         during = network.heads["tag"].weight.detach().clone()
     after = network.heads["tag"].weight.detach().clone()
-    shim_id = tagger.model.layers[0].shims[0].id
+    shim_id = tagger_shim(tagger.model).id
     assert numpy.allclose(during.numpy(), optimizer.averages[(shim_id, "heads.tag.weight")])
     assert not numpy.allclose(during.numpy(), before.numpy())
     assert numpy.array_equal(before.numpy(), after.numpy())
@@ -171,7 +177,8 @@ def test_training_dropout_reaches_the_torch_dropout_layers():
     nlp = train_pipeline(["tag"], steps=0)
     tagger = nlp.get_pipe("torch_tagger")
     tagger.update(corpus_examples(nlp)[:4], drop=0.4)
-    network = tagger.model.layers[0].shims[0]._model
+    network = network_of(tagger.model)
+    assert network is not None
     rates = {m.p for m in network.modules() if m.__class__.__name__ == "Dropout"}
     assert rates == {0.4}
 
@@ -183,6 +190,32 @@ def test_mixed_precision_on_cpu_warns_and_runs_in_full_precision():
         pytest.skip("this checks the CPU fallback")
     nlp = spacy.blank("en")
     with pytest.warns(UserWarning, match="mixed_precision"):
-        nlp.add_pipe("torch_tagger", config={"model": {"mixed_precision": True}})
-    nlp.initialize(lambda: corpus_examples(nlp)[:4])
+        tagger = nlp.add_pipe("torch_tagger", config={"model": {**SMALL_MODEL, "mixed_precision": True}})
+    shim = tagger_shim(tagger.model)
+    assert shim.mixed_precision is False
+    assert shim._grad_scaler._enabled is False, "gradient scaling must be off without CUDA"
+    examples = corpus_examples(nlp)[:4]
+    nlp.initialize(lambda: examples)
+    scores, _ = tagger.model.begin_update([eg.predicted for eg in examples])
+    assert scores[0].dtype == numpy.float32
     assert len(nlp("A short test.")) == 4
+
+
+def test_updates_change_the_parameters_in_place():
+    """The optimizer writes into the torch parameters; no new tensors per step
+    (thinc's shim rebinds param.data every step, which grew memory)."""
+    nlp = train_pipeline(["tag"], steps=0)
+    network = network_of(nlp.get_pipe("torch_tagger").model)
+    assert network is not None
+    parameters = dict(network.named_parameters())
+    pointers = {name: param.data_ptr() for name, param in parameters.items()}
+    storages = {name: param.untyped_storage().data_ptr() for name, param in parameters.items()}
+    before = {name: param.detach().clone() for name, param in parameters.items()}
+    optimizer = Adam(0.01)
+    for _ in range(3):
+        nlp.update(corpus_examples(nlp)[:8], sgd=optimizer)
+    after = dict(network.named_parameters())
+    assert all(after[name] is parameters[name] for name in parameters)
+    assert {name: param.data_ptr() for name, param in after.items()} == pointers
+    assert {name: param.untyped_storage().data_ptr() for name, param in after.items()} == storages
+    assert not torch.equal(before["heads.tag.weight"], after["heads.tag.weight"].detach())

@@ -1,5 +1,7 @@
 """The package is found through entry points, in fresh processes, without an import."""
 
+import importlib
+import re
 import subprocess
 import sys
 from configparser import ConfigParser
@@ -32,24 +34,45 @@ def test_add_pipe_in_a_fresh_process_needs_no_import():
     assert result.stdout.split() == ["spacy_torch_tagger.TorchTagger.v1", "TorchTagger"]
 
 
-def test_every_architecture_is_an_entry_point_under_its_registry_name():
+ENTRY_POINT_REGISTRIES = {
+    "spacy_factories": registry.factories,
+    "spacy_architectures": registry.architectures,
+    "spacy_scorers": registry.scorers,
+}
+
+
+def _declared_entry_points() -> dict:
+    """group -> {name: "module:object"} as setup.cfg declares them."""
     setup = ConfigParser()
     setup.read(REPO / "setup.cfg")
-    declared = {
-        line.split("=")[0].strip()
-        for line in setup["options.entry_points"]["spacy_architectures"].strip().splitlines()
-    }
-    installed = {
-        ep.name
-        for ep in entry_points(group="spacy_architectures")
-        if ep.value.startswith("spacy_torch_tagger.")
-    }
-    assert declared == installed
-    for name in declared:
-        function = registry.architectures.get(name)
-        assert getattr(function, "__module__", "").startswith("spacy_torch_tagger")
-    factories = {ep.name: ep.value for ep in entry_points(group="spacy_factories")}
-    assert factories["torch_tagger"] == "spacy_torch_tagger.component:make_torch_tagger"
+    declared = {}
+    for group, lines in setup["options.entry_points"].items():
+        pairs = (line.split("=", 1) for line in lines.strip().splitlines())
+        declared[group] = {name.strip(): value.strip() for name, value in pairs}
+    return declared
+
+
+def test_setup_cfg_declares_our_three_registries():
+    assert set(_declared_entry_points()) == set(ENTRY_POINT_REGISTRIES)
+
+
+@pytest.mark.parametrize("group", sorted(ENTRY_POINT_REGISTRIES))
+def test_every_entry_point_loads_the_registered_function(group):
+    """Each declared and each installed entry point names an object that exists and
+    is the very function registered under that name."""
+    declared = _declared_entry_points()[group]
+    installed = {ep.name: ep for ep in entry_points(group=group) if ep.value.startswith("spacy_torch_tagger")}
+    assert {name: ep.value for name, ep in installed.items()} == declared, "reinstall: pip install -e ."
+    for name, value in declared.items():
+        registered = ENTRY_POINT_REGISTRIES[group].get(name)
+        assert installed[name].load() is registered, (name, value)
+        module_name, _, attribute = value.partition(":")
+        assert getattr(importlib.import_module(module_name), attribute) is registered, (name, value)
+
+
+def test_the_architectures_are_versioned_under_the_package_name():
+    names = _declared_entry_points()["spacy_architectures"]
+    assert names and all(re.fullmatch(r"spacy_torch_tagger\.\w+\.v\d+", name) for name in names)
 
 
 def test_fill_config_completes_a_config_that_only_names_the_factory(tmp_path):

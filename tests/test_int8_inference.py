@@ -1,3 +1,5 @@
+# mypy: disable-error-code="attr-defined"
+# (spaCy types get_pipe/add_pipe as Doc -> Doc callables, not as TorchTagger.)
 """int8_inference: tagging with an int8 copy that follows every weight change."""
 
 import copy
@@ -6,9 +8,12 @@ from typing import Any
 import numpy
 import pytest
 import spacy
+import torch
 from thinc.api import Adam
 
+from spacy_torch_tagger.convert import docs_to_batch, join_logits
 from spacy_torch_tagger.shim import TaggerShim
+from spacy_torch_tagger.tagger_model import tagger_shim
 
 from conftest import SMALL_MODEL, corpus_examples, train_pipeline
 
@@ -16,7 +21,7 @@ INT8_MODEL = {**SMALL_MODEL, "int8_inference": True}
 
 
 def _shim(nlp) -> TaggerShim:
-    return nlp.get_pipe("torch_tagger").model.layers[0].shims[0]
+    return tagger_shim(nlp.get_pipe("torch_tagger").model)
 
 
 def _tags(nlp, texts):
@@ -94,3 +99,46 @@ def test_int8_pipeline_in_two_forked_processes(int8_nlp):
     texts = [eg.reference.text for eg in corpus_examples(int8_nlp, "dev")][:16]
     expected = _tags(int8_nlp, texts)
     assert [[t.tag_ for t in doc] for doc in int8_nlp.pipe(texts, n_process=2, batch_size=4)] == expected
+
+
+def _network_scores(nlp, network, texts) -> numpy.ndarray:
+    """The joined logits of `network` for the texts, computed outside the pipeline."""
+    model = nlp.get_pipe("torch_tagger").model
+    docs = [nlp.make_doc(text) for text in texts]
+    batch = docs_to_batch(docs, model.attrs["features"], model.attrs["known_words"], torch.device("cpu"))
+    with torch.no_grad():
+        logits = network.eval()(batch)
+    return join_logits(logits, model.attrs["n_labels"], sum(len(doc) for doc in docs)).numpy()
+
+
+def test_the_pipeline_predicts_with_the_int8_copy(int8_nlp):
+    texts = ["The old man read a long book in the garden.", "Dogs bark loudly at night."]
+    shim = _shim(int8_nlp)
+    predicted = numpy.concatenate(
+        int8_nlp.get_pipe("torch_tagger").model.predict([int8_nlp.make_doc(t) for t in texts])
+    )
+    from_int8 = _network_scores(int8_nlp, shim.int8_network(), texts)
+    from_float = _network_scores(int8_nlp, shim.network, texts)
+    assert numpy.array_equal(predicted, from_int8)
+    assert not numpy.allclose(predicted, from_float, atol=1e-6)
+
+
+@pytest.mark.parametrize("how", ["bytes", "disk"])
+def test_loading_other_weights_replaces_the_int8_copy(int8_nlp, tmp_path, how):
+    """After from_bytes / from_disk the pipeline tags with the loaded weights,
+    never with an int8 copy of the weights it had before."""
+    texts = [eg.reference.text for eg in corpus_examples(int8_nlp, "dev")]
+    other = train_pipeline(["tag", "pos"], steps=60, config=copy.deepcopy(INT8_MODEL), seed=1)
+    expected = other.get_pipe("torch_tagger").model.predict([other.make_doc(t) for t in texts])
+    int8_nlp.to_disk(tmp_path / "first")
+    target = spacy.load(tmp_path / "first")
+    model = target.get_pipe("torch_tagger").model
+    before = model.predict([target.make_doc(t) for t in texts])  # builds the int8 copy of the first weights
+    assert not all(numpy.array_equal(a, b) for a, b in zip(before, expected, strict=True))
+    if how == "bytes":
+        target.from_bytes(other.to_bytes())
+    else:
+        other.to_disk(tmp_path / "other")
+        target.from_disk(tmp_path / "other")
+    after = model.predict([target.make_doc(t) for t in texts])
+    assert all(numpy.array_equal(a, b) for a, b in zip(after, expected, strict=True))

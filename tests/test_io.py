@@ -11,6 +11,9 @@ import pytest
 import spacy
 import srsly
 
+from spacy_torch_tagger.known_words import KnownWords
+from spacy_torch_tagger.tagger_model import network_of
+
 from conftest import SMALL_MODEL, corpus_examples
 
 TEXTS = ["The dog ate the apple.", "Everybody read that book.", "She smiled at me."]
@@ -47,10 +50,12 @@ def test_bytes_round_trip_gives_identical_scores(trained_nlp):
 def test_weights_are_stored_without_pickle(trained_nlp, tmp_path):
     trained_nlp.to_disk(tmp_path / "pipeline")
     model = srsly.msgpack_loads((tmp_path / "pipeline" / "torch_tagger" / "model").read_bytes())
-    shim = srsly.msgpack_loads(model["shims"][1][0])
+    shim = srsly.msgpack_loads(model["shims"][0][0])
     weights = srsly.msgpack_loads(shim["state"])
-    assert weights["format"] == "spacy_torch_tagger.weights.v1"
-    assert all(isinstance(array, numpy.ndarray) for array in weights["tensors"].values())
+    assert weights["format"] == "spacy_torch_tagger.weights.v2"
+    assert len(weights["sha256"]) == 64
+    assert all(isinstance(raw, bytes) for _, _, _, raw in weights["tensors"])
+    assert b"torch._utils" not in shim["state"] and b"\x80\x02" not in shim["state"][:2]
 
 
 class _RunsCode:
@@ -60,9 +65,9 @@ class _RunsCode:
 
 def _replace_weights(model_file: Path, payload: bytes) -> None:
     model = srsly.msgpack_loads(model_file.read_bytes())
-    shim = srsly.msgpack_loads(model["shims"][1][0])
+    shim = srsly.msgpack_loads(model["shims"][0][0])
     shim["state"] = payload
-    model["shims"][1][0] = srsly.msgpack_dumps(shim)
+    model["shims"][0][0] = srsly.msgpack_dumps(shim)
     model_file.write_bytes(srsly.msgpack_dumps(model))
 
 
@@ -83,7 +88,7 @@ def test_a_pickle_as_the_whole_model_file_is_refused_and_runs_nothing(trained_nl
     path = tmp_path / "pipeline"
     trained_nlp.to_disk(path)
     (path / "torch_tagger" / "model").write_bytes(pickle.dumps(_RunsCode()))
-    with pytest.raises(ValueError, match="could not read its model"):
+    with pytest.raises(ValueError, match="could not load its model.*not a saved torch_tagger model"):
         spacy.load(path)
     assert not hasattr(builtins, "PWNED_BY_MODEL")
 
@@ -93,7 +98,7 @@ def test_a_truncated_model_file_is_a_clear_error(trained_nlp, tmp_path):
     trained_nlp.to_disk(path)
     model_file = path / "torch_tagger" / "model"
     model_file.write_bytes(model_file.read_bytes()[:1000])
-    with pytest.raises(ValueError, match="torch_tagger"):
+    with pytest.raises(ValueError, match="torch_tagger 'torch_tagger' could not load its model from"):
         spacy.load(path)
 
 
@@ -129,3 +134,72 @@ def test_an_untrained_pipeline_saves_and_loads(tmp_path):
     nlp.to_disk(tmp_path / "blank")
     loaded = spacy.load(tmp_path / "blank")
     assert loaded.get_pipe("torch_tagger").labels == ()
+
+
+def _flip_byte(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x5A
+    path.write_bytes(bytes(data))
+
+
+def test_bytes_flipped_in_the_middle_of_the_model_file_are_refused(trained_nlp, tmp_path):
+    path = tmp_path / "pipeline"
+    trained_nlp.to_disk(path)
+    model_file = path / "torch_tagger" / "model"
+    _flip_byte(model_file, len(model_file.read_bytes()) // 2)
+    with pytest.raises(ValueError, match="could not load its model") as error:
+        spacy.load(path)
+    assert isinstance(error.value.__cause__, ValueError), "the cause stays chained"
+
+
+def test_a_flipped_byte_in_a_weight_fails_the_checksum(trained_nlp, tmp_path):
+    path = tmp_path / "pipeline"
+    trained_nlp.to_disk(path)
+    model_file = path / "torch_tagger" / "model"
+    network = network_of(trained_nlp.get_pipe("torch_tagger").model)
+    assert network is not None
+    raw = network.state_dict()["encoder.layers.0.weight_hh_l0"].numpy().tobytes()
+    offset = model_file.read_bytes().index(raw) + len(raw) // 2
+    _flip_byte(model_file, offset)
+    with pytest.raises(ValueError, match="checksum does not match"):
+        spacy.load(path)
+
+
+def test_a_flipped_byte_in_the_known_words_fails_the_checksum(trained_nlp, tmp_path):
+    path = tmp_path / "pipeline"
+    trained_nlp.to_disk(path)
+    model_file = path / "torch_tagger" / "model"
+    keys = trained_nlp.get_pipe("torch_tagger").model.attrs["known_words"].keys
+    raw = keys.astype("<u8").tobytes()
+    _flip_byte(model_file, model_file.read_bytes().index(raw) + len(raw) // 2)
+    with pytest.raises(ValueError, match="known-word table is damaged"):
+        spacy.load(path)
+
+
+def test_a_bug_while_loading_is_not_reported_as_a_damaged_model(trained_nlp, tmp_path, monkeypatch):
+    """Only damaged or foreign data becomes 'could not load its model'; anything else propagates."""
+    path = tmp_path / "pipeline"
+    trained_nlp.to_disk(path)
+
+    def broken(data: bytes) -> None:
+        raise RuntimeError("a bug in the loader")
+
+    monkeypatch.setattr(KnownWords, "from_bytes", staticmethod(broken))
+    with pytest.raises(RuntimeError, match="a bug in the loader"):
+        spacy.load(path)
+
+
+def test_a_pipeline_saved_by_0_1_0_loads_and_tags_as_it_did():
+    """tests/data/pipeline_0_1_0 was written by spacy-torch-tagger 0.1.0 (two thinc
+    nodes, weights format v1); expected.json holds its tags and scores then."""
+    path = Path(__file__).parent / "data" / "pipeline_0_1_0"
+    expected = srsly.read_json(path / "expected.json")
+    nlp = spacy.load(path)
+    docs = [nlp(text) for text in expected["texts"]]
+    assert [[t.tag_ for t in doc] for doc in docs] == expected["tags"]
+    assert [[t.pos_ for t in doc] for doc in docs] == expected["pos"]
+    scores = nlp.get_pipe("torch_tagger").model.predict([nlp.make_doc(text) for text in expected["texts"]])
+    for doc_scores, recorded in zip(scores, expected["scores"], strict=True):
+        assert numpy.allclose(doc_scores, numpy.asarray(recorded), atol=1e-4)
+    reloaded = type(nlp).from_config(nlp.config).from_bytes(nlp.to_bytes())
+    assert [[t.tag_ for t in reloaded(text)] for text in expected["texts"]] == expected["tags"]

@@ -64,3 +64,38 @@ def test_damaged_tensor_table_is_refused():
 def test_loading_before_the_network_is_built_explains_what_to_do():
     with pytest.raises(WeightsError, match="spacy.load"):
         deserialize_network(None, serialize_network(_net()), torch.device("cpu"))
+
+
+def test_a_flipped_byte_in_a_weight_is_refused_with_the_checksum():
+    message = srsly.msgpack_loads(serialize_network(_net()))
+    assert message["format"] == "spacy_torch_tagger.weights.v2"
+    name, dtype, shape, raw = message["tensors"][0]
+    damaged = bytearray(raw)
+    damaged[len(damaged) // 2] ^= 0x01
+    message["tensors"][0] = [name, dtype, shape, bytes(damaged)]
+    with pytest.raises(WeightsError, match="checksum does not match"):
+        deserialize_network(_net(), srsly.msgpack_dumps(message), torch.device("cpu"))
+
+
+def test_weights_saved_by_0_1_0_still_load():
+    source = _net()
+    v1 = srsly.msgpack_dumps(
+        {
+            "format": "spacy_torch_tagger.weights.v1",
+            "tensors": {name: tensor.numpy() for name, tensor in source.state_dict().items()},
+        }
+    )
+    target = _net(3)
+    with torch.no_grad():
+        for param in target.parameters():
+            param.zero_()
+    deserialize_network(target, v1, torch.device("cpu"))
+    for name, tensor in source.state_dict().items():
+        assert torch.equal(tensor, target.state_dict()[name]), name
+
+
+def test_a_malformed_tensor_entry_is_refused():
+    message = srsly.msgpack_loads(serialize_network(_net()))
+    message["tensors"][0] = ["0.weight", "object", [3, 4], b""]
+    with pytest.raises(WeightsError, match="damaged"):
+        deserialize_network(_net(), srsly.msgpack_dumps(message), torch.device("cpu"))

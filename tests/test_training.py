@@ -1,16 +1,19 @@
 """End to end: `python -m spacy train` on the bundled corpus, and a short UD English-EWT training."""
 
+import json
+import re
 import subprocess
 import sys
 from itertools import islice
 from pathlib import Path
 from typing import List
 
+import pytest
 import spacy
 from spacy.language import Language
 from spacy.training import Example
 from spacy.training.converters import conllu_to_docs
-from thinc.api import Adam, fix_random_seed
+from thinc.api import Adam, Config, fix_random_seed
 
 from conftest import REPO
 
@@ -67,3 +70,60 @@ def test_a_short_ewt_training_learns_upos(ewt_dir):
         nlp.update(train[start : start + 4], sgd=optimizer, drop=0.2)
     scores = nlp.evaluate(dev)
     assert scores["pos_acc"] > 0.85, scores
+
+
+@pytest.mark.parametrize("targets", [["pos"], ["tag", "pos"]])
+def test_filled_config_trains_and_selects_on_the_targets_in_use(tmp_path, targets):
+    """`spacy init fill-config` weights the mean accuracy of the chosen targets
+    (targets_acc), and `spacy train` scores every evaluation by it."""
+    base = tmp_path / "base.cfg"
+    base.write_text(
+        '[nlp]\nlang = "en"\npipeline = ["torch_tagger"]\n\n[components]\n\n'
+        f'[components.torch_tagger]\nfactory = "torch_tagger"\ntargets = {json.dumps(targets)}\n\n'
+        "[components.torch_tagger.model]\n\n"
+        '[components.torch_tagger.model.network]\n@architectures = "spacy_torch_tagger.LSTMNetwork.v1"\n'
+        "hidden_width = 32\n"
+    )
+    _spacy("init", "fill-config", str(base), str(tmp_path / "config.cfg"))
+    config = Config().from_disk(tmp_path / "config.cfg")
+    weights = config["training"]["score_weights"]
+    assert weights == {
+        "targets_acc": 1.0,
+        "tag_acc": None,
+        "pos_acc": None,
+        "morph_acc": None,
+        "morph_per_feat": None,
+    }
+    result = _spacy(
+        "train",
+        str(tmp_path / "config.cfg"),
+        "--output",
+        str(tmp_path / "out"),
+        "--paths.train",
+        "corpus/train.spacy",
+        "--paths.dev",
+        "corpus/dev.spacy",
+        "--training.max_steps",
+        "60",
+        "--training.eval_frequency",
+        "20",
+    )
+    header = next(line for line in result.stdout.splitlines() if "SCORE" in line).split()
+    assert header[-2:] == ["TARGETS_ACC", "SCORE"] and "TAG_ACC" not in header, header
+    rows = [line.split() for line in result.stdout.splitlines() if re.match(r"\s*\d+\s+\d+\s", line)]
+    assert len(rows) >= 3
+    for row in rows:
+        assert float(row[-1]) == pytest.approx(float(row[-2]) / 100, abs=0.006), row
+    assert max(float(row[-1]) for row in rows) > 0.3
+    performance = spacy.load(tmp_path / "out" / "model-best").meta["performance"]
+    per_target = [performance[f"{target}_acc"] for target in targets]
+    assert performance["targets_acc"] == pytest.approx(sum(per_target) / len(per_target))
+    assert performance["targets_acc"] == pytest.approx(max(float(row[-1]) for row in rows), abs=0.006)
+
+
+def _spacy(*args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy", *args], cwd=REPO, capture_output=True, text=True, timeout=900
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result

@@ -1,0 +1,104 @@
+"""Saving and loading a torch_tagger component: its cfg (labels, settings),
+the vocab, and the thinc model (known words, label counts, network weights).
+
+Loading checks every part and says which one is wrong; errors other than
+damaged or foreign data (bugs) are not translated.
+"""
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Union
+
+import srsly
+from spacy import util
+
+from .errors import ModelFileError
+from .tagger_model import label_counts, load_model
+from .targets import check_labels
+
+if TYPE_CHECKING:
+    from .component import TorchTagger
+
+
+def component_to_bytes(tagger: "TorchTagger", exclude: Iterable[str]) -> bytes:
+    serializers = {
+        "cfg": lambda: srsly.json_dumps(tagger.cfg),
+        "vocab": lambda: tagger.vocab.to_bytes(exclude=exclude),
+        "model": lambda: tagger.model.to_bytes(),
+    }
+    return util.to_bytes(serializers, exclude)
+
+
+def component_from_bytes(tagger: "TorchTagger", data: bytes, exclude: Iterable[str]) -> None:
+    deserializers = {
+        "cfg": lambda b: load_cfg(tagger, _parse_json(b, "its cfg")),
+        "vocab": lambda b: tagger.vocab.from_bytes(b, exclude=exclude),
+        "model": lambda b: load_model_bytes(tagger, b, "bytes"),
+    }
+    util.from_bytes(data, deserializers, exclude)
+
+
+def component_to_disk(tagger: "TorchTagger", path: Union[str, Path], exclude: Iterable[str]) -> None:
+    serializers = {
+        "cfg": lambda p: srsly.write_json(p, tagger.cfg),
+        "vocab": lambda p: tagger.vocab.to_disk(p, exclude=exclude),
+        "model": lambda p: tagger.model.to_disk(p),
+    }
+    util.to_disk(path, serializers, exclude)
+
+
+def component_from_disk(tagger: "TorchTagger", path: Union[str, Path], exclude: Iterable[str]) -> None:
+    deserializers: Dict[str, Callable[[Path], Any]] = {
+        "cfg": lambda p: load_cfg(tagger, _parse_json(Path(p).read_bytes(), str(p))),
+        "vocab": lambda p: tagger.vocab.from_disk(p, exclude=exclude),
+        "model": lambda p: load_model_bytes(tagger, Path(p).read_bytes(), str(p)),
+    }
+    util.from_disk(path, deserializers, exclude)
+
+
+def load_cfg(tagger: "TorchTagger", cfg: Any) -> None:
+    """Take saved labels and settings; the targets must match the component's."""
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("labels"), dict):
+        raise ValueError(f"torch_tagger '{tagger.name}': the saved cfg is damaged (no labels mapping).")
+    saved_targets = cfg.get("targets")
+    if saved_targets != tagger.targets:
+        raise ValueError(
+            f"torch_tagger '{tagger.name}' was saved with targets {saved_targets} but the config "
+            f"asks for {tagger.targets}. Use the config.cfg saved with the model."
+        )
+    labels = cfg["labels"]
+    for target in tagger.targets:
+        if not isinstance(labels.get(target), list) or not all(
+            isinstance(label, str) for label in labels[target]
+        ):
+            raise ValueError(f"torch_tagger '{tagger.name}': the saved cfg is damaged ({target} labels).")
+        check_labels(target, labels[target])
+    tagger.cfg.update(cfg)
+    for target in tagger.targets:
+        for label in labels[target]:
+            tagger.vocab.strings.add(label)
+
+
+def load_model_bytes(tagger: "TorchTagger", data: bytes, source: str) -> None:
+    """Load the thinc model; its label counts must agree with the cfg's labels."""
+    try:
+        load_model(tagger.model, data)
+    except ModelFileError as error:
+        raise ValueError(
+            f"torch_tagger '{tagger.name}' could not load its model from {source}: {error}. "
+            "Restore the model directory from the original pipeline or re-train."
+        ) from error
+    saved, listed = label_counts(tagger.model), tagger.label_counts()
+    if saved and saved != listed:
+        raise ValueError(
+            f"torch_tagger '{tagger.name}': the saved model has label counts {saved} but its cfg "
+            f"lists {listed}; the model directory is inconsistent. Re-save the pipeline."
+        )
+
+
+def _parse_json(data: bytes, source: str) -> Any:
+    try:
+        return srsly.json_loads(data)
+    except ValueError as error:
+        raise ValueError(
+            f"torch_tagger could not parse {source} as JSON ({error}); the model directory is damaged."
+        ) from error

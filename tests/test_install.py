@@ -1,0 +1,95 @@
+"""Installed like a user installs it: the wheel (not editable) in a fresh
+virtual environment, and a pipeline packaged with `spacy package`."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import List
+
+import pytest
+
+from conftest import REPO, train_pipeline
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+
+TEXTS = ["The dog ate the apple.", "She smiled at me and the cat slept."]
+
+TAG_IN_FRESH_VENV = """
+import json, sys
+from pathlib import Path
+import spacy, spacy_torch_tagger
+site = Path(spacy_torch_tagger.__file__).resolve()
+assert "site-packages" in site.parts and Path(sys.argv[1]).resolve() not in site.parents, site
+tagger = spacy.blank("en").add_pipe("torch_tagger")  # the factory is found through the entry point
+assert type(tagger).__module__ == "spacy_torch_tagger.component"
+texts = json.loads(sys.argv[3])
+saved = spacy.load(sys.argv[2])
+packaged = spacy.load("en_tiny_torch_tagger")
+both = {"saved": saved, "packaged": packaged}
+print(json.dumps({name: [[t.tag_ for t in doc] for doc in nlp.pipe(texts)] for name, nlp in both.items()}))
+"""
+
+
+def _run(args: List[str], cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
+    result = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"{args}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def fresh_venv(tmp_path_factory) -> Path:
+    """A new virtual environment with the built wheel of this package installed."""
+    root = tmp_path_factory.mktemp("install")
+    _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(root / "dist"), str(REPO)],
+        root,
+    )
+    wheels = list((root / "dist").glob("spacy_torch_tagger-*.whl"))
+    assert len(wheels) == 1, wheels
+    _run([sys.executable, "-m", "venv", str(root / "venv")], root)
+    python = root / "venv" / "bin" / "python"
+    constraints = REPO / "requirements" / "torch-cpu.txt"
+    _run([str(python), "-m", "pip", "install", "--quiet", "-c", str(constraints), str(wheels[0])], root)
+    return python
+
+
+def test_the_wheel_and_a_packaged_pipeline_load_and_tag_in_a_fresh_venv(fresh_venv, tmp_path):
+    nlp = train_pipeline(["tag", "pos"], steps=40)
+    expected = [[t.tag_ for t in doc] for doc in nlp.pipe(TEXTS)]
+    nlp.to_disk(tmp_path / "pipeline")
+    (tmp_path / "packages").mkdir()
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "spacy",
+            "package",
+            str(tmp_path / "pipeline"),
+            str(tmp_path / "packages"),
+            "--name",
+            "tiny_torch_tagger",
+            "--version",
+            "0.0.1",
+        ],
+        tmp_path,
+    )
+    sdist = (
+        tmp_path / "packages" / "en_tiny_torch_tagger-0.0.1" / "dist" / "en_tiny_torch_tagger-0.0.1.tar.gz"
+    )
+    meta = json.loads((tmp_path / "pipeline" / "meta.json").read_text())
+    packaged_meta = json.loads(
+        (
+            tmp_path / "packages" / "en_tiny_torch_tagger-0.0.1" / "en_tiny_torch_tagger" / "meta.json"
+        ).read_text()
+    )
+    assert any(r.startswith("spacy-torch-tagger") for r in packaged_meta["requirements"]), packaged_meta
+    assert meta["components"] == packaged_meta["components"]
+    constraints = REPO / "requirements" / "torch-cpu.txt"
+    _run([str(fresh_venv), "-m", "pip", "install", "--quiet", "-c", str(constraints), str(sdist)], tmp_path)
+    result = _run(
+        [str(fresh_venv), "-c", TAG_IN_FRESH_VENV, str(REPO), str(tmp_path / "pipeline"), json.dumps(TEXTS)],
+        tmp_path,
+    )
+    tags = json.loads(result.stdout.strip().splitlines()[-1])
+    assert tags == {"saved": expected, "packaged": expected}

@@ -1,0 +1,115 @@
+# mypy: disable-error-code="attr-defined"
+# (spaCy types get_pipe/add_pipe as Doc -> Doc callables, not as TorchTagger.)
+"""Bring your own network: a network that keeps the contract trains and tags;
+one that breaks it gets an error saying what was expected."""
+
+from functools import partial
+from typing import Any, Dict, Mapping
+
+import pytest
+import spacy
+import torch
+from spacy.util import registry
+from thinc.api import Adam
+
+from spacy_torch_tagger.feature_spec import FeatureSpec
+from spacy_torch_tagger.network import TaggerBatch
+from spacy_torch_tagger.tagger_model import tagger_shim
+
+from conftest import corpus_examples
+
+
+class TinyNetwork(torch.nn.Module):
+    """Word and hashed-feature embeddings -> one linear head per target; `mode`
+    breaks the output contract on purpose."""
+
+    def __init__(self, features: FeatureSpec, n_labels: Mapping[str, int], mode: str = "valid") -> None:
+        super().__init__()
+        self.words = torch.nn.Embedding(features.vocab_rows, 16)
+        self.mixer = torch.nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True)
+        self.heads = torch.nn.ModuleDict({target: torch.nn.Linear(16, n) for target, n in n_labels.items()})
+        self.mode = mode
+
+    def forward(self, batch: TaggerBatch) -> object:
+        # Every sequence is read on its own; padding is not needed for this test's short docs.
+        pieces = torch.split(self.words(batch.words), batch.lengths.tolist())
+        hidden = torch.cat([self.mixer(piece.unsqueeze(0))[0] for piece in pieces])
+        logits: Dict[str, torch.Tensor] = {target: head(hidden) for target, head in self.heads.items()}
+        first = next(iter(logits))
+        if self.mode == "bare_tensor":
+            return logits[first]
+        if self.mode == "missing_target":
+            return {first: logits[first]}
+        if self.mode == "wrong_shape":
+            return {**logits, first: logits[first][:, :-1]}
+        if self.mode == "integer_logits":
+            return {**logits, first: logits[first].round().long()}
+        if self.mode == "list_logits":
+            return {**logits, first: logits[first].tolist()}
+        return logits
+
+
+@registry.architectures("test_contract.TinyNetwork.v1")
+def build_tiny_network(mode: str = "valid"):
+    return partial(TinyNetwork, mode=mode)
+
+
+def _pipeline(mode: str, **model: object):
+    nlp = spacy.blank("en")
+    network = {"@architectures": "test_contract.TinyNetwork.v1", "mode": mode}
+    features = {"vocab_rows": 300, "vocab_min_count": 1}
+    nlp.add_pipe(
+        "torch_tagger",
+        config={"targets": ["tag", "pos"], "model": {"network": network, "features": features, **model}},
+    )
+    examples = corpus_examples(nlp)
+    nlp.initialize(lambda: examples)
+    return nlp, examples
+
+
+def test_a_network_that_keeps_the_contract_trains_and_tags():
+    nlp, examples = _pipeline("valid")
+    optimizer = Adam(0.01)
+    for step in range(40):
+        nlp.update(examples[(step * 16) % len(examples) :][:16], sgd=optimizer)
+    scores = nlp.evaluate(corpus_examples(nlp, "dev"))
+    assert scores["tag_acc"] > 0.6 and scores["pos_acc"] > 0.6, scores
+
+
+def test_int8_inference_runs_a_network_with_a_stock_transformer_layer():
+    """quantize_dynamic would swap the layer's linear1/linear2, whose .weight the
+    layer reads directly; they stay float and the rest is quantized."""
+    nlp, examples = _pipeline("valid", int8_inference=True)
+    optimizer = Adam(0.01)
+    for _ in range(10):
+        nlp.update(examples[:16], sgd=optimizer)
+    shim = tagger_shim(nlp.get_pipe("torch_tagger").model)
+    int8_network: Any = shim.int8_network()
+    assert "quantized" in type(int8_network.heads["tag"]).__module__
+    assert type(int8_network.mixer.linear1) is torch.nn.Linear
+    docs = list(nlp.pipe(["The dog ate the apple.", "She smiled at me."]))
+    assert all(token.tag_ for doc in docs for token in doc)
+
+
+@pytest.mark.parametrize(
+    "mode, message",
+    [
+        (
+            "bare_tensor",
+            r"must return a dict of logits \{'tag': \(\d+, \d+\), 'pos': \(\d+, \d+\)\}.*returned a Tensor",
+        ),
+        ("missing_target", r"keys miss \['pos'\] and add \[\]"),
+        (
+            "wrong_shape",
+            r"'tag' has shape \((\d+), \d+\): one row per token of the batch \(\1\) and one column per label",
+        ),
+        ("integer_logits", r"'tag' has dtype torch.int64: return unnormalized float logits"),
+        ("list_logits", r"'tag' is a list"),
+    ],
+)
+def test_a_network_that_breaks_the_contract_is_named(mode, message):
+    nlp, examples = _pipeline(mode)
+    with pytest.raises(ValueError, match=message):
+        nlp("The dog ate the apple.")
+    with pytest.raises(ValueError, match=message):
+        nlp.update([examples[0]], sgd=Adam(0.01))
