@@ -22,8 +22,10 @@ demo: setup
 	$(BIN)/python -c "import spacy, sys; doc = spacy.load(sys.argv[1])(sys.argv[2]); \
 	print('\n'.join(f'{t.text:12} {t.pos_:6} {t.tag_}' for t in doc))" $(DEMO_OUTPUT)/model-best "$(DEMO_TEXT)"
 
+# The whole test suite, then ruff and mypy: what CI runs (.ci/run).
 test: setup
 	$(BIN)/python -m pytest
+	$(MAKE) lint
 
 lint: setup
 	$(BIN)/ruff check .
