@@ -6,7 +6,7 @@ come from the architecture functions (architectures.py), which `spacy init
 fill-config` and `nlp.add_pipe` fill in.
 """
 
-from typing import Callable, List, Optional
+from typing import Callable, Dict, List, Optional
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -15,6 +15,7 @@ from thinc.types import Floats2d
 
 from .component import TorchTagger
 from .scorer import COMBINED_KEY
+from .targets import TARGETS
 
 DEFAULT_MODEL = {
     "@architectures": "spacy_torch_tagger.TorchTagger.v1",
@@ -23,9 +24,18 @@ DEFAULT_MODEL = {
 }
 
 
+# Training selects on the mean accuracy of whatever targets the component
+# predicts; each target's own scores are reported (nlp.evaluate, spacy evaluate)
+# but neither weighted nor shown in the training table.
+DEFAULT_SCORE_WEIGHTS: Dict[str, Optional[float]] = {
+    COMBINED_KEY: 1.0,
+    **{key: None for target in TARGETS.values() for key in target.score_keys},
+}
+
+
 @Language.factory(
     "torch_tagger",
-    assigns=["token.tag", "token.pos", "token.morph"],
+    assigns=[f"token.{target}" for target in TARGETS],
     default_config={
         "model": DEFAULT_MODEL,
         "targets": ["tag"],
@@ -35,15 +45,7 @@ DEFAULT_MODEL = {
         "torch_threads": 1,
         "scorer": {"@scorers": "spacy_torch_tagger.scorer.v1"},
     },
-    # Training selects on the mean accuracy of whatever targets the component
-    # predicts; the per-target accuracies are reported but not weighted.
-    default_score_weights={
-        COMBINED_KEY: 1.0,
-        "tag_acc": None,
-        "pos_acc": None,
-        "morph_acc": None,
-        "morph_per_feat": None,
-    },
+    default_score_weights=DEFAULT_SCORE_WEIGHTS,
 )
 def make_torch_tagger(
     nlp: Language,

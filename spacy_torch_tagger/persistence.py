@@ -6,20 +6,33 @@ damaged or foreign data (bugs) are not translated.
 """
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Union
+from typing import Any, Callable, Dict, Iterable, List, Protocol, Union
 
 import srsly
 from spacy import util
+from spacy.vocab import Vocab
+from thinc.api import Model
 
 from .errors import ModelFileError
 from .tagger_model import label_counts, load_model
 from .targets import check_labels
 
-if TYPE_CHECKING:
-    from .component import TorchTagger
+
+class SavedComponent(Protocol):
+    """What saving and loading need of a torch_tagger component."""
+
+    name: str
+    vocab: Vocab
+    model: Model
+    cfg: Dict[str, Any]
+
+    @property
+    def targets(self) -> List[str]: ...
+
+    def label_counts(self) -> Dict[str, int]: ...
 
 
-def component_to_bytes(tagger: "TorchTagger", exclude: Iterable[str]) -> bytes:
+def component_to_bytes(tagger: SavedComponent, exclude: Iterable[str]) -> bytes:
     serializers = {
         "cfg": lambda: srsly.json_dumps(tagger.cfg),
         "vocab": lambda: tagger.vocab.to_bytes(exclude=exclude),
@@ -28,7 +41,7 @@ def component_to_bytes(tagger: "TorchTagger", exclude: Iterable[str]) -> bytes:
     return util.to_bytes(serializers, exclude)
 
 
-def component_from_bytes(tagger: "TorchTagger", data: bytes, exclude: Iterable[str]) -> None:
+def component_from_bytes(tagger: SavedComponent, data: bytes, exclude: Iterable[str]) -> None:
     deserializers = {
         "cfg": lambda b: load_cfg(tagger, _parse_json(b, "its cfg")),
         "vocab": lambda b: tagger.vocab.from_bytes(b, exclude=exclude),
@@ -37,7 +50,7 @@ def component_from_bytes(tagger: "TorchTagger", data: bytes, exclude: Iterable[s
     util.from_bytes(data, deserializers, exclude)
 
 
-def component_to_disk(tagger: "TorchTagger", path: Union[str, Path], exclude: Iterable[str]) -> None:
+def component_to_disk(tagger: SavedComponent, path: Union[str, Path], exclude: Iterable[str]) -> None:
     serializers = {
         "cfg": lambda p: srsly.write_json(p, tagger.cfg),
         "vocab": lambda p: tagger.vocab.to_disk(p, exclude=exclude),
@@ -46,7 +59,7 @@ def component_to_disk(tagger: "TorchTagger", path: Union[str, Path], exclude: It
     util.to_disk(path, serializers, exclude)
 
 
-def component_from_disk(tagger: "TorchTagger", path: Union[str, Path], exclude: Iterable[str]) -> None:
+def component_from_disk(tagger: SavedComponent, path: Union[str, Path], exclude: Iterable[str]) -> None:
     deserializers: Dict[str, Callable[[Path], Any]] = {
         "cfg": lambda p: load_cfg(tagger, _parse_json(Path(p).read_bytes(), str(p))),
         "vocab": lambda p: tagger.vocab.from_disk(p, exclude=exclude),
@@ -55,7 +68,7 @@ def component_from_disk(tagger: "TorchTagger", path: Union[str, Path], exclude: 
     util.from_disk(path, deserializers, exclude)
 
 
-def load_cfg(tagger: "TorchTagger", cfg: Any) -> None:
+def load_cfg(tagger: SavedComponent, cfg: Any) -> None:
     """Take saved labels and settings; the targets must match the component's."""
     if not isinstance(cfg, dict) or not isinstance(cfg.get("labels"), dict):
         raise ValueError(f"torch_tagger '{tagger.name}': the saved cfg is damaged (no labels mapping).")
@@ -78,7 +91,7 @@ def load_cfg(tagger: "TorchTagger", cfg: Any) -> None:
             tagger.vocab.strings.add(label)
 
 
-def load_model_bytes(tagger: "TorchTagger", data: bytes, source: str) -> None:
+def load_model_bytes(tagger: SavedComponent, data: bytes, source: str) -> None:
     """Load the thinc model; its label counts must agree with the cfg's labels."""
     try:
         load_model(tagger.model, data)

@@ -21,7 +21,7 @@ def score_torch_tagger(
     scores: Dict[str, Any] = {}
     for target in targets:
         scores.update(TARGETS[target].score(examples, **kwargs))
-    accuracies = [scores[TARGETS[target].score_key] for target in targets]
+    accuracies = [scores[TARGETS[target].accuracy_key] for target in targets]
     known = [value for value in accuracies if value is not None]
     scores[COMBINED_KEY] = sum(known) / len(known) if known else None
     return scores

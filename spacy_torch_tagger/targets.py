@@ -8,7 +8,7 @@ Adding a target means adding one `Target` to TARGETS.
 """
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.attrs import MORPH, POS, TAG
@@ -29,7 +29,7 @@ class Target:
     label_value: the value `Doc.from_array` stores for a label.
     invalid_labels: the labels that cannot be written, with the reason.
     score: spaCy's scorer for this target's keys.
-    score_key: the key of this target's accuracy in the scores.
+    score_keys: the keys `score` returns, this target's accuracy first.
     """
 
     name: str
@@ -38,7 +38,11 @@ class Target:
     label_value: Callable[[Vocab, str], int]
     invalid_labels: Callable[[Iterable[str]], Optional[str]]
     score: Callable[..., Dict[str, Any]]
-    score_key: str
+    score_keys: Tuple[str, ...]
+
+    @property
+    def accuracy_key(self) -> str:
+        return self.score_keys[0]
 
 
 def _no_invalid_labels(labels: Iterable[str]) -> Optional[str]:
@@ -77,7 +81,7 @@ TARGETS: Dict[str, Target] = {
             label_value=lambda vocab, label: vocab.strings.add(label),
             invalid_labels=_no_invalid_labels,
             score=lambda examples, **kwargs: Scorer.score_token_attr(examples, "tag", **kwargs),
-            score_key="tag_acc",
+            score_keys=("tag_acc",),
         ),
         Target(
             name="pos",
@@ -86,7 +90,7 @@ TARGETS: Dict[str, Target] = {
             label_value=lambda vocab, label: UPOS_IDS[label],
             invalid_labels=_non_universal_pos,
             score=lambda examples, **kwargs: Scorer.score_token_attr(examples, "pos", **kwargs),
-            score_key="pos_acc",
+            score_keys=("pos_acc",),
         ),
         Target(
             name="morph",
@@ -95,7 +99,7 @@ TARGETS: Dict[str, Target] = {
             label_value=lambda vocab, label: vocab.morphology.add(label),
             invalid_labels=_no_invalid_labels,
             score=_score_morph,
-            score_key="morph_acc",
+            score_keys=("morph_acc", "morph_per_feat"),
         ),
     )
 }

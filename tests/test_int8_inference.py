@@ -142,3 +142,23 @@ def test_loading_other_weights_replaces_the_int8_copy(int8_nlp, tmp_path, how):
         target.from_disk(tmp_path / "other")
     after = model.predict([target.make_doc(t) for t in texts])
     assert all(numpy.array_equal(a, b) for a, b in zip(after, expected, strict=True))
+
+
+def test_thinc_model_from_bytes_replaces_the_int8_copy(int8_nlp):
+    """Loading weights into the same network object (thinc's Model.from_bytes,
+    no rebuild) must drop the int8 copy of the weights it had before."""
+    texts = ["The cat sat on the mat.", "Dogs bark loudly at night."]
+    other = train_pipeline(["tag", "pos"], steps=60, config=copy.deepcopy(INT8_MODEL), seed=1)
+    other_model = other.get_pipe("torch_tagger").model
+    expected = other_model.predict([other.make_doc(t) for t in texts])
+    model = int8_nlp.get_pipe("torch_tagger").model
+    saved = model.to_bytes()
+    try:
+        model.predict([int8_nlp.make_doc(t) for t in texts])  # builds the int8 copy of the current weights
+        network = _shim(int8_nlp).network
+        model.from_bytes(other_model.to_bytes())
+        assert _shim(int8_nlp).network is network, "thinc loads into the network in place"
+        after = model.predict([int8_nlp.make_doc(t) for t in texts])
+        assert all(numpy.array_equal(a, b) for a, b in zip(after, expected, strict=True))
+    finally:
+        model.from_bytes(saved)
