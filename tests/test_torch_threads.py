@@ -70,7 +70,8 @@ def test_torch_threads_is_applied_when_the_component_first_runs(setting, expecte
 @pytest.mark.parametrize("value", [0, -1, "2", 1.5, True])
 def test_a_bad_torch_threads_names_the_key(value):
     """spaCy's own config validation refuses some types first; either way the key is named."""
-    expected = r"torch_tagger torch_threads .*must be an integer >= 1|torch_tagger -> torch_threads.* is not <class 'int'>"
+    ours = r"torch_tagger torch_threads .*must be an integer >= 1"
+    expected = ours + r"|torch_tagger -> torch_threads.* is not <class 'int'>"
     with pytest.raises(ValueError, match=expected):
         spacy.blank("en").add_pipe("torch_tagger", config={"torch_threads": value})
 
