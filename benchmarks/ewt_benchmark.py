@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import spacy
 import thinc
@@ -44,9 +44,11 @@ class PipelineResult:
     size_mb: float
     scores: Dict[str, float]  # gold tokens, one sentence per doc (spacy evaluate --gold-preproc)
     raw_text_scores: Dict[str, float]  # spaCy's tokenizer on the raw dev docs (10 sentences each)
-    words_per_second: List[float] = field(default_factory=list)
+    words_per_second: List[float] = field(default_factory=list)  # torch on the pipeline's torch_threads
     median_words_per_second: float = 0.0
     median_ratio_to_spacy: float = 0.0
+    # With more torch threads (--more-threads): words/s per round, median, median ratio.
+    more_threads: Dict[str, Dict[str, object]] = field(default_factory=dict)
 
 
 def log(message: str) -> None:
@@ -160,22 +162,36 @@ def directory_mb(path: Path) -> float:
     return sum(file.stat().st_size for file in path.rglob("*") if file.is_file()) / 1e6
 
 
-def words_per_second(nlp: Language, texts: List[str]) -> float:
-    start = time.perf_counter()
-    n_words = sum(len(doc) for doc in nlp.pipe(texts))
-    return n_words / (time.perf_counter() - start)
+def words_per_second(nlp: Language, texts: List[str], torch_threads: Optional[int] = None) -> float:
+    """Words/s of nlp.pipe over the texts, torch on `torch_threads` threads (None: as it is)."""
+    before = torch.get_num_threads()
+    if torch_threads is not None:
+        torch.set_num_threads(torch_threads)
+    try:
+        start = time.perf_counter()
+        n_words = sum(len(doc) for doc in nlp.pipe(texts))
+        return n_words / (time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(before)
 
 
-def measure_speed(pipelines: Dict[str, Language], texts: List[str], rounds: int) -> Dict[str, List[float]]:
-    """Words/s per round; the order of the pipelines rotates every round."""
+def measure_speed(
+    pipelines: Dict[str, Language],
+    texts: List[str],
+    rounds: int,
+    torch_threads: Optional[Dict[str, int]] = None,
+) -> Dict[str, List[float]]:
+    """Words/s per round; the order of the pipelines rotates every round.
+    torch_threads: the torch thread count to time a pipeline with, by name."""
     names = list(pipelines)
-    for nlp in pipelines.values():
-        words_per_second(nlp, texts[:200])
+    threads = torch_threads or {}
+    for name, nlp in pipelines.items():
+        words_per_second(nlp, texts[:200], threads.get(name))
     speeds: Dict[str, List[float]] = {name: [] for name in names}
     for round_index in range(rounds):
         order = names[round_index % len(names) :] + names[: round_index % len(names)]
         for name in order:
-            speeds[name].append(words_per_second(pipelines[name], texts))
+            speeds[name].append(words_per_second(pipelines[name], texts, threads.get(name)))
         log(
             f"speed round {round_index + 1}/{rounds}: "
             + ", ".join(f"{n} {speeds[n][-1]:,.0f} w/s" for n in names)
@@ -189,17 +205,26 @@ def score_cells(gold: Dict[str, float], raw: Dict[str, float]) -> str:
     return " | ".join(f"{scores[key] * 100:.2f}" for scores in (gold, raw) for key in keys)
 
 
-def markdown_table(results: List[PipelineResult], rounds: int) -> str:
+def markdown_table(results: List[PipelineResult], rounds: int, more_threads: Sequence[int]) -> str:
+    extra_header = "".join(f" | words/s, {n} torch threads | × spaCy" for n in more_threads)
     lines = [
         "| pipeline | UPOS | XPOS | FEATS | UPOS raw | XPOS raw | FEATS raw | words/s (median)"
-        " | × spaCy speed | train time | train peak RSS | size on disk |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        f" | × spaCy speed{extra_header} | train time | train peak RSS | size on disk |",
+        "| --- " * (12 + 2 * len(more_threads)) + "|",
     ]
     for result in results:
+        extra = ""
+        for n in more_threads:
+            timing = result.more_threads.get(str(n))
+            extra += (
+                f" | {timing['median_words_per_second']:,.0f} | {timing['median_ratio_to_spacy']:.2f}"
+                if timing
+                else " | – | –"
+            )
         lines.append(
             f"| {result.name} | {score_cells(result.scores, result.raw_text_scores)}"
             f" | {result.median_words_per_second:,.0f}"
-            f" | {result.median_ratio_to_spacy:.2f} | {result.train_seconds / 60:.1f} min"
+            f" | {result.median_ratio_to_spacy:.2f}{extra} | {result.train_seconds / 60:.1f} min"
             f" | {result.train_peak_rss_mb:,.0f} MB | {result.size_mb:.1f} MB |"
         )
     lines.append("")
@@ -208,7 +233,9 @@ def markdown_table(results: List[PipelineResult], rounds: int) -> str:
         "(`spacy evaluate --gold-preproc`); *raw*: the raw dev docs (10 sentences each) through spaCy's "
         "tokenizer, scored on aligned tokens (`spacy evaluate`). "
         f"Words/s of `nlp.pipe` on the raw dev texts, "
-        f"median of {rounds} alternating rounds; × spaCy speed is the median per-round ratio."
+        f"median of {rounds} alternating rounds; × spaCy speed is the median per-round ratio. "
+        "torch_tagger pipelines run torch on their `torch_threads` (1), and again with more threads "
+        "where a column says so; spaCy's pipeline is single-threaded."
     )
     return "\n".join(lines) + "\n"
 
@@ -240,6 +267,13 @@ def main() -> None:
     parser.add_argument("--results-dir", type=Path, default=REPO / "benchmarks" / "results")
     parser.add_argument("--rounds", type=int, default=5, help="alternating speed rounds (at least 5)")
     parser.add_argument("--reuse", action="store_true", help="reuse models trained by an earlier run")
+    parser.add_argument(
+        "--more-threads",
+        type=int,
+        nargs="*",
+        default=[2],
+        help="also time the torch_tagger pipelines with these torch thread counts (default: 2)",
+    )
     args = parser.parse_args()
     if args.rounds < 5:
         parser.error("--rounds must be at least 5")
@@ -271,17 +305,30 @@ def main() -> None:
         pipelines[name] = spacy.load(output / "model-best")
 
     texts = dev_texts(args.dev)
-    log(f"speed: {len(texts)} dev texts, {args.rounds} rounds, torch threads {torch.get_num_threads()}")
-    speeds = measure_speed(pipelines, texts, args.rounds)
+    timed = dict(pipelines)
+    threads: Dict[str, int] = {}
+    for name in CONFIGS:
+        for n in args.more_threads:
+            timed[f"{name}@{n}"] = pipelines[name]
+            threads[f"{name}@{n}"] = n
+    log(f"speed: {len(texts)} dev texts, {args.rounds} rounds, torch threads as set and {args.more_threads}")
+    speeds = measure_speed(timed, texts, args.rounds, threads)
     ratios = median_ratios(speeds, BASELINE)
     for result in results:
         result.words_per_second = [round(speed) for speed in speeds[result.name]]
         result.median_words_per_second = round(statistics.median(speeds[result.name]))
         result.median_ratio_to_spacy = ratios[result.name]
+        for n in args.more_threads if result.name in CONFIGS else []:
+            rounds = speeds[f"{result.name}@{n}"]
+            result.more_threads[str(n)] = {
+                "words_per_second": [round(speed) for speed in rounds],
+                "median_words_per_second": round(statistics.median(rounds)),
+                "median_ratio_to_spacy": ratios[f"{result.name}@{n}"],
+            }
 
     report = {**run_context(), "rounds": args.rounds, "pipelines": [asdict(result) for result in results]}
     (args.results_dir / "ewt.json").write_text(json.dumps(report, indent=2) + "\n")
-    table = markdown_table(results, args.rounds)
+    table = markdown_table(results, args.rounds, args.more_threads)
     (args.results_dir / "ewt.md").write_text(table)
     print(table)
     log(f"wrote {args.results_dir / 'ewt.json'} and {args.results_dir / 'ewt.md'}")
