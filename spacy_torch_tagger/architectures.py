@@ -14,14 +14,18 @@ from spacy.util import registry
 from thinc.api import Model
 from thinc.types import Floats2d
 
+from .checkpoint import require_transformers
 from .feature_spec import FeatureSpec
 from .featurize import attr_ids
 from .network import LSTMTagger, LSTMTaggerSettings
+from .network.transformer_settings import TransformerTaggerSettings
 from .tagger_model import NetworkBuilder, build_tagger_model
-from .value_checks import check_bool
+from .transformer_network import TransformerNetworkBuilder
+from .value_checks import check_bool, check_int
 
 FEATURE_DEFAULTS = FeatureSpec()
 NETWORK_DEFAULTS = LSTMTaggerSettings()
+TRANSFORMER_DEFAULTS = TransformerTaggerSettings()
 
 
 @registry.architectures("spacy_torch_tagger.TorchTagger.v1")
@@ -110,3 +114,45 @@ def build_lstm_network(
         word_dropout=word_dropout,
     )
     return partial(LSTMTagger, settings=settings)
+
+
+@registry.architectures("spacy_torch_tagger.TransformerNetwork.v1")
+def build_transformer_network(
+    checkpoint: str,
+    window_length: int = 0,
+    stride: int = 0,
+    pooling: str = TRANSFORMER_DEFAULTS.pooling,
+    mix_layers: bool = TRANSFORMER_DEFAULTS.mix_layers,
+    encoder_lr_scale: float = TRANSFORMER_DEFAULTS.encoder_lr_scale,
+    embed_width: int = TRANSFORMER_DEFAULTS.embed_width,
+    char_embed_width: int = TRANSFORMER_DEFAULTS.char_embed_width,
+    char_width: int = TRANSFORMER_DEFAULTS.char_width,
+    lstm_width: int = TRANSFORMER_DEFAULTS.lstm_width,
+    lstm_depth: int = TRANSFORMER_DEFAULTS.lstm_depth,
+    word_dropout: float = TRANSFORMER_DEFAULTS.word_dropout,
+) -> NetworkBuilder:
+    """A pretrained encoder (a Hugging Face checkpoint folder, or an installed package
+    with get_model_path()) fine-tuned with heads on top. Reads the checkpoint's word
+    pieces in windows of `window_length` positions (0: the encoder's maximum),
+    `stride` pieces apart (0: half a window). Needs the `transformers` extra."""
+    if not isinstance(checkpoint, str) or not checkpoint:
+        raise ValueError(
+            f"TransformerNetwork checkpoint must be a folder or package name, got {checkpoint!r}."
+        )
+    check_int("TransformerNetwork", "window_length (0: the encoder's maximum)", window_length, 0)
+    if 0 < window_length < 3:
+        raise ValueError(f"TransformerNetwork window_length must be 0 or >= 3, got {window_length}.")
+    check_int("TransformerNetwork", "stride (0: half a window)", stride, 0)
+    require_transformers()
+    settings = TransformerTaggerSettings(
+        pooling=pooling,
+        mix_layers=mix_layers,
+        encoder_lr_scale=encoder_lr_scale,
+        embed_width=embed_width,
+        char_embed_width=char_embed_width,
+        char_width=char_width,
+        lstm_width=lstm_width,
+        lstm_depth=lstm_depth,
+        word_dropout=word_dropout,
+    )
+    return TransformerNetworkBuilder(checkpoint, settings, window_length, stride)

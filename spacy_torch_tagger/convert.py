@@ -1,44 +1,69 @@
 """Between spaCy Docs and the torch network: the network's input batch, and
 its output checked and joined into one logit column block per target."""
 
-from typing import Dict, List, Mapping, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy
 import torch
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
+from .checkpoint import Checkpoint
 from .feature_spec import FeatureSpec
 from .featurize import featurize
 from .known_words import KnownWords
-from .network import TaggerBatch
+from .network import TaggerBatch, WordPieces
+from .wordpieces import wordpiece_arrays
+
+# A checkpoint with its window length (positions) and stride (pieces).
+PieceSource = Tuple[Checkpoint, int, int]
 
 
 def docs_to_batch(
-    docs: Sequence[Doc], features: FeatureSpec, known_words: KnownWords, device: torch.device
+    docs: Sequence[Doc],
+    features: FeatureSpec,
+    known_words: KnownWords,
+    device: torch.device,
+    pieces: Optional[PieceSource] = None,
 ) -> TaggerBatch:
-    """Featurize docs (numpy) and move the arrays to the network's device.
-    Nothing asks for gradients: the inputs are integer ids."""
+    """Featurize docs (numpy), add the word pieces when the network reads a
+    checkpoint, and move the arrays to the network's device. Nothing asks for
+    gradients: the inputs are integer ids."""
     arrays = featurize(docs, features, known_words)
+    wordpieces = None
+    if pieces is not None:
+        checkpoint, window_length, stride = pieces
+        texts = [[token.text for token in sequence] for sequence in sequences(docs)]
+        piece_arrays = wordpiece_arrays(
+            texts, checkpoint.tokenizer(), checkpoint.special_ids(), window_length, stride
+        )
+        wordpieces = WordPieces(*(torch.from_numpy(array).to(device) for array in piece_arrays))
     return TaggerBatch(
         lengths=torch.from_numpy(sequence_lengths(docs)),
         words=torch.from_numpy(arrays.words).to(device),
         lexical=torch.from_numpy(arrays.lexical).to(device),
         chars=torch.from_numpy(arrays.chars).to(device),
         token_types=torch.from_numpy(arrays.token_types).to(device),
+        wordpieces=wordpieces,
     )
+
+
+def sequences(docs: Sequence[Doc]) -> List[Union[Doc, Span]]:
+    """The spans the network reads on its own, in token order: each sentence of a
+    doc with sentence boundaries, else the whole non-empty doc."""
+    spans: List[Union[Doc, Span]] = []
+    for doc in docs:
+        if len(doc) and doc.has_annotation("SENT_START"):
+            spans.extend(doc.sents)
+        elif len(doc):
+            spans.append(doc)
+    return spans
 
 
 def sequence_lengths(docs: Sequence[Doc]) -> numpy.ndarray:
     """Token counts of the sequences the network reads, in token order: each
     sentence of a doc with sentence boundaries (from a sentencizer, senter or
     parser), else the whole doc. Empty docs give no sequence."""
-    lengths: List[int] = []
-    for doc in docs:
-        if len(doc) and doc.has_annotation("SENT_START"):
-            lengths.extend(len(sentence) for sentence in doc.sents)
-        elif len(doc):
-            lengths.append(len(doc))
-    return numpy.array(lengths, dtype="int64")
+    return numpy.array([len(span) for span in sequences(docs)], dtype="int64")
 
 
 def join_logits(logits: object, n_labels: Mapping[str, int], n_tokens: int) -> torch.Tensor:

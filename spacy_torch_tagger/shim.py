@@ -23,7 +23,8 @@ class TaggerShim(PyTorchShim):
     - weights are saved with `serialize_network` (no pickle, checksummed);
     - `mixed_precision` is switched off, with a warning, where CUDA is not
       available: autocast and gradient scaling only apply to CUDA;
-    - `finish_update` lets the optimizer update each parameter in place.
+    - `finish_update` lets the optimizer update each parameter in place, at the
+      network's `lr_scale(name)` share of the learning rate when it has one.
       thinc's version rebinds `param.data` to a tensor made from the
       optimizer's numpy view on every step; the chain of views keeps torch
       memory alive, about one copy of every updated table per step;
@@ -105,13 +106,16 @@ class TaggerShim(PyTorchShim):
         self._int8 = None
 
     def finish_update(self, optimizer: Optimizer) -> None:
+        # A network may scale the learning rate per parameter (a lower one for a pretrained encoder).
+        lr_scale = getattr(self._model, "lr_scale", None)
         for name, param in self._model.named_parameters():
             if param.grad is None:
                 continue
             if not self._grad_scaler.found_inf:
                 weights = cast(FloatsXd, torch2xp(param.data))
                 gradient = cast(FloatsXd, torch2xp(param.grad))
-                updated, _ = optimizer((self.id, name), weights, gradient)
+                scale = lr_scale(name) if lr_scale is not None else 1.0
+                updated, _ = optimizer((self.id, name), weights, gradient, lr_scale=scale)
                 updated_tensor = xp2torch(updated, device=param.device)
                 if updated_tensor.data_ptr() != param.data.data_ptr():
                     param.data.copy_(updated_tensor.view_as(param.data))

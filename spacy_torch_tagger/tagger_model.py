@@ -5,6 +5,11 @@ no shape inference for torch modules, so the network is built once the label
 counts are known: by `init` in training, and from the saved label counts
 before the weights load (thinc runs no `init` on load). The known-word table
 built at `init` is an attribute of the node, saved with it.
+
+A network builder with a `checkpoint_dir` (TransformerNetworkBuilder) reads a
+pretrained checkpoint: `init` reads the folder, the node keeps its config and
+tokenizer (attr "checkpoint", saved), the builder gets it as `checkpoint=`,
+and every batch carries the word pieces of its tokens.
 """
 
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, cast
@@ -16,6 +21,7 @@ from spacy.tokens import Doc
 from thinc.api import ArgsKwargs, Model, get_torch_default_device, torch2xp, xp2torch
 from thinc.types import Floats2d
 
+from .checkpoint import Checkpoint
 from .convert import docs_to_batch, join_logits
 from .errors import ModelFileError
 from .feature_spec import FeatureSpec
@@ -23,7 +29,8 @@ from .known_words import KnownWords
 from .legacy import upgrade_legacy_layout
 from .shim import TaggerShim
 
-NetworkBuilder = Callable[[FeatureSpec, Dict[str, int]], torch.nn.Module]
+# Called as builder(features, n_labels), or with checkpoint= when it has a checkpoint_dir.
+NetworkBuilder = Callable[..., torch.nn.Module]
 
 
 def build_tagger_model(
@@ -44,6 +51,7 @@ def build_tagger_model(
             "known_words": KnownWords.from_docs([], features),
             "n_labels": {},
             "network_builder": network,
+            "checkpoint": None,
             "dropout_rate": None,
         },
     )
@@ -81,7 +89,14 @@ def build_network(model: Model) -> None:
             "add labels or initialize the component with examples."
         )
     builder: NetworkBuilder = model.attrs["network_builder"]
-    network = builder(model.attrs["features"], dict(counts))
+    if reads_checkpoint(model):
+        if model.attrs["checkpoint"] is None:
+            raise ValueError(
+                "The torch_tagger network reads a checkpoint that was never loaded: initialize first."
+            )
+        network = builder(model.attrs["features"], dict(counts), checkpoint=model.attrs["checkpoint"])
+    else:
+        network = builder(model.attrs["features"], dict(counts))
     if not isinstance(network, torch.nn.Module):
         raise TypeError(
             f"The torch_tagger network builder returned {type(network).__name__}, expected a torch.nn.Module."
@@ -89,9 +104,17 @@ def build_network(model: Model) -> None:
     tagger_shim(model).network = network.to(get_torch_default_device())
 
 
+def reads_checkpoint(model: Model) -> bool:
+    """Whether the network builder starts from a pretrained checkpoint."""
+    return hasattr(model.attrs["network_builder"], "checkpoint_dir")
+
+
 def init(model: Model, X: Optional[Sequence[Doc]] = None, Y: Optional[object] = None) -> None:  # noqa: N803 (thinc's init signature)
-    """Build the known-word table from the docs X (the training docs) and a fresh network."""
+    """Build the known-word table from the docs X (the training docs), read the
+    checkpoint if the network has one, and build a fresh network."""
     model.attrs["known_words"] = KnownWords.from_docs(X or [], model.attrs["features"])
+    if reads_checkpoint(model):
+        model.attrs["checkpoint"] = Checkpoint.from_dir(model.attrs["network_builder"].checkpoint_dir)
     build_network(model)
 
 
@@ -109,7 +132,11 @@ def forward(model: Model, docs: Sequence[Doc], is_train: bool) -> Tuple[List[Flo
         return [model.ops.alloc2f(n, n_out) for n in lengths], no_gradient
     if is_train:
         apply_dropout_rate(network, model.attrs["dropout_rate"])
-    batch = docs_to_batch(docs, model.attrs["features"], model.attrs["known_words"], shim.device)
+    pieces = None
+    if reads_checkpoint(model):
+        checkpoint: Checkpoint = model.attrs["checkpoint"]
+        pieces = (checkpoint, *model.attrs["network_builder"].windows(checkpoint))
+    batch = docs_to_batch(docs, model.attrs["features"], model.attrs["known_words"], shim.device, pieces)
     logits, backprop_network = shim(ArgsKwargs(args=(batch,), kwargs={}), is_train)
     joined = join_logits(logits, model.attrs["n_labels"], sum(lengths))
     scores = torch2xp(joined, ops=model.ops)
@@ -128,7 +155,10 @@ def apply_dropout_rate(network: torch.nn.Module, rate: Optional[float]) -> None:
     (set by `nlp.update(drop=...)` / `[training] dropout`)."""
     if rate is None:
         return
-    for module in network.modules():
+    # A network may name the layers the rate is for (TransformerTagger keeps its encoder's own).
+    named = getattr(network, "dropout_layers", None)
+    layers = named() if callable(named) else network.modules()
+    for module in layers:
         if isinstance(module, torch.nn.Dropout):
             module.p = float(rate)
 
@@ -155,10 +185,15 @@ def load_model(model: Model, data: bytes) -> None:
         raise ModelFileError(f"its label counts are damaged ({error})") from error
     if not isinstance(counts, dict) or not all(isinstance(n, int) and n > 0 for n in counts.values()):
         raise ModelFileError(f"its label counts are damaged (found {counts!r})")
+    if attrs.get("checkpoint", _NONE) != _NONE:
+        model.attrs["checkpoint"] = Checkpoint.from_bytes(attrs["checkpoint"])
     if counts:
         set_label_counts(model, counts)
         build_network(model)
     model.from_dict(message)
+
+
+_NONE = srsly.msgpack_dumps(None)
 
 
 def _is_model_message(message: Any) -> bool:

@@ -68,3 +68,59 @@ def ewt_dir() -> Path:
 @pytest.fixture
 def make_examples() -> Callable[[Language, str], List[Example]]:
     return corpus_examples
+
+
+TINY_WORDS = [
+    "the",
+    "dog",
+    "cat",
+    "ate",
+    "apple",
+    "book",
+    "read",
+    "she",
+    "he",
+    "smiled",
+    "at",
+    "me",
+    "and",
+    "slept",
+    "london",
+    "peter",
+    "sue",
+    "live",
+    "in",
+]
+
+
+def write_tiny_checkpoint(folder: Path) -> Path:
+    """A randomly initialised two-layer BERT with a small uncased WordPiece vocab
+    (every ascii letter, so any word splits into pieces), in Hugging Face layout."""
+    import string
+
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *string.ascii_lowercase]
+    vocab += [f"##{letter}" for letter in string.ascii_lowercase] + list(".,!?'") + TINY_WORDS
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True).save_pretrained(str(folder))
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(str(folder), safe_serialization=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    pytest.importorskip(
+        "transformers", reason="the transformers extra is not installed (pip install .[transformers])"
+    )
+    return write_tiny_checkpoint(tmp_path_factory.mktemp("tiny_bert"))

@@ -20,7 +20,7 @@ SEEDS = [0, 23, 26, 30, 32]
 def test_spacys_tagger_tests_pass_with_torch_tagger_for_every_seed(tmp_path):
     output = tmp_path / "outcome.json"
     result = subprocess.run(
-        [sys.executable, "benchmarks/spacy_tagger_suite_seeds.py", "--seeds", "1", "--output", str(output)]
+        [sys.executable, "benchmarks/spacy_tagger_suite_seeds.py", "--output", str(output)]
         + [arg for seed in SEEDS for arg in ("--seed", str(seed))],
         cwd=REPO,
         capture_output=True,
@@ -32,3 +32,27 @@ def test_spacys_tagger_tests_pass_with_torch_tagger_for_every_seed(tmp_path):
     assert outcome["factory"] == "torch_tagger" and outcome["seeds"] == SEEDS
     assert len(outcome["tests"]) >= 10, outcome["tests"]
     assert outcome["failures"] == {} and outcome["seeds_passed"] == len(SEEDS), result.stdout
+
+
+def test_spacys_tagger_tests_pass_with_the_transformer_network(tmp_path, tiny_checkpoint):
+    """The same suite with TransformerNetwork.v1 on the tiny random BERT (see the script)."""
+    output = tmp_path / "outcome.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/spacy_tagger_suite_seeds.py",
+            "--seeds",
+            "2",
+            "--checkpoint",
+            str(tiny_checkpoint),
+        ]
+        + ["--output", str(output)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    outcome = json.loads(output.read_text())
+    assert outcome["factory"] == "transformer_torch_tagger" and len(outcome["tests"]) >= 10
+    assert outcome["failures"] == {} and outcome["seeds_passed"] == 2, result.stdout

@@ -1,8 +1,29 @@
 """The input every tagging network receives."""
 
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import torch
+
+
+class WordPieces(NamedTuple):
+    """A checkpoint's word pieces of every token, in windows its encoder reads.
+
+    ids: (n_windows, window_length) int64 piece ids; each window is [CLS] pieces
+        [SEP], then padding. A window holds pieces of one sequence only.
+    mask: (n_windows, window_length) int64, 1 at real positions (CLS and SEP
+        included), 0 at padding.
+    token_of_piece: (n_windows, window_length) int64, the token (row of the flat
+        batch) each position belongs to, -1 for CLS, SEP, padding and for a
+        piece that an overlapping window covers farther from its edges. Every
+        token has at least one position.
+    first_piece: (n_tokens,) int64, the flat position (window * window_length +
+        column) of each token's first piece.
+    """
+
+    ids: torch.Tensor
+    mask: torch.Tensor
+    token_of_piece: torch.Tensor
+    first_piece: torch.Tensor
 
 
 class TaggerBatch(NamedTuple):
@@ -17,6 +38,8 @@ class TaggerBatch(NamedTuple):
     chars: (n_types, max_chars) int64, character table rows (0 for padding) of
         each distinct token text in the batch.
     token_types: (n_tokens,) int64, each token's row in `chars`.
+    wordpieces: the checkpoint's word pieces, for a network that reads a
+        pretrained encoder (None for the others).
     """
 
     lengths: torch.Tensor
@@ -24,3 +47,4 @@ class TaggerBatch(NamedTuple):
     lexical: torch.Tensor
     chars: torch.Tensor
     token_types: torch.Tensor
+    wordpieces: Optional[WordPieces] = None

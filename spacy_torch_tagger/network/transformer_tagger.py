@@ -1,0 +1,104 @@
+"""A tagging network on a pretrained encoder: word pieces -> a learned mix of the
+encoder's layers -> pieces pooled per token -> (optional cased word and character
+features, optional BiLSTM) -> one linear head per target."""
+
+from typing import Any, Dict, List, Mapping
+
+import torch
+from torch import nn
+
+from ..feature_spec import FeatureSpec
+from .batch import TaggerBatch, WordPieces
+from .char_cnn import CharCNN
+from .lexical_embedding import LexicalEmbedding
+from .sequence_encoder import LSTMEncoder
+from .transformer_settings import TransformerTaggerSettings
+
+
+class TransformerTagger(nn.Module):
+    """`encoder` is a Hugging Face model (called with input_ids, attention_mask and
+    output_hidden_states); the rest is built here. Heads start at zero."""
+
+    def __init__(
+        self,
+        features: FeatureSpec,
+        n_labels: Mapping[str, int],
+        encoder: nn.Module,
+        settings: TransformerTaggerSettings = TransformerTaggerSettings(),  # noqa: B008 (frozen)
+    ) -> None:
+        super().__init__()
+        if not n_labels or any(n < 1 for n in n_labels.values()):
+            raise ValueError(f"TransformerTagger needs at least one label per target, got {dict(n_labels)}.")
+        config: Any = encoder.config
+        self.encoder = encoder
+        self.settings = settings
+        n_states = config.num_hidden_layers + 1 if settings.mix_layers else 1
+        self.layer_weights = nn.Parameter(torch.zeros(n_states))
+        self.layer_scale = nn.Parameter(torch.ones(1))  # thinc's optimizers need at least one dimension
+        width = config.hidden_size
+        self.lexical = None
+        if settings.embed_width:
+            vocab_rows = features.vocab_rows if features.vocab_attr else 0
+            self.lexical = LexicalEmbedding(
+                vocab_rows, features.rows, settings.embed_width, settings.word_dropout
+            )
+            width += self.lexical.output_width
+        self.chars = None
+        if settings.char_width and features.max_chars:
+            self.chars = CharCNN(features.char_rows, settings.char_embed_width, settings.char_width)
+            width += self.chars.output_width
+        self.dropout = nn.Dropout(0.0)
+        self.context = None
+        if settings.lstm_width:
+            self.context = LSTMEncoder(width, settings.lstm_width, settings.lstm_depth, True)
+            width = self.context.output_width
+        heads = {target: nn.Linear(width, n) for target, n in n_labels.items()}
+        for head in heads.values():
+            nn.init.zeros_(head.weight)
+            nn.init.zeros_(head.bias)
+        self.heads = nn.ModuleDict(heads)
+        if settings.encoder_lr_scale == 0.0:
+            self.encoder.requires_grad_(False)
+
+    def forward(self, batch: TaggerBatch) -> Dict[str, torch.Tensor]:
+        if batch.wordpieces is None:
+            raise ValueError("TransformerTagger reads word pieces, but the batch has none.")
+        n_tokens = batch.words.shape[0]
+        vectors = [self.pool(self.mixed_states(batch.wordpieces), batch.wordpieces, n_tokens)]
+        if self.lexical is not None:
+            vectors.append(self.lexical(batch.words, batch.lexical))
+        if self.chars is not None:
+            vectors.append(self.chars(batch.chars)[batch.token_types])
+        hidden = self.dropout(torch.cat(vectors, dim=1))
+        if self.context is not None:
+            hidden = self.dropout(self.context(hidden, batch.lengths))
+        return {target: head(hidden) for target, head in self.heads.items()}
+
+    def mixed_states(self, pieces: WordPieces) -> torch.Tensor:
+        """(n_windows, window_length, hidden): the softmax-weighted sum of the
+        encoder's hidden states (or its last one), scaled."""
+        output = self.encoder(input_ids=pieces.ids, attention_mask=pieces.mask, output_hidden_states=True)
+        states = output.hidden_states if self.settings.mix_layers else output.hidden_states[-1:]
+        weights = torch.softmax(self.layer_weights, dim=0)
+        mixed = sum(weight * state for weight, state in zip(weights, states, strict=True))
+        return self.layer_scale * mixed
+
+    def pool(self, states: torch.Tensor, pieces: WordPieces, n_tokens: int) -> torch.Tensor:
+        """One vector per token from its pieces' states: their mean, or the first."""
+        flat = states.reshape(-1, states.shape[-1])
+        if self.settings.pooling == "first":
+            return flat[pieces.first_piece]
+        owner = pieces.token_of_piece.reshape(-1)
+        kept = owner >= 0
+        sums = flat.new_zeros((n_tokens, flat.shape[1])).index_add_(0, owner[kept], flat[kept])
+        counts = torch.bincount(owner[kept], minlength=n_tokens).clamp(min=1).unsqueeze(1)
+        return sums / counts.to(sums.dtype)
+
+    def lr_scale(self, parameter_name: str) -> float:
+        """The share of the learning rate each parameter gets: lower for the encoder."""
+        return self.settings.encoder_lr_scale if parameter_name.startswith("encoder.") else 1.0
+
+    def dropout_layers(self) -> List[nn.Dropout]:
+        """The dropout layers spaCy's training rate applies to: ours, not the encoder's,
+        which keep the rates of the checkpoint's config."""
+        return [self.dropout] + ([self.context.dropout] if self.context is not None else [])

@@ -1,0 +1,221 @@
+# mypy: disable-error-code="attr-defined"
+# (spaCy types get_pipe/add_pipe as Doc -> Doc callables, not as TorchTagger.)
+"""TransformerNetwork.v1 on a tiny random BERT written by the test (never downloaded
+weights): training, tagging long text, pipelines that carry everything they need."""
+
+import builtins
+import io
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict
+
+import numpy
+import pytest
+import spacy
+import torch
+from spacy.attrs import POS, TAG
+from thinc.api import Adam
+
+from spacy_torch_tagger.convert import docs_to_batch
+from spacy_torch_tagger.tagger_model import network_of, tagger_shim
+
+from conftest import corpus_examples
+
+TEXTS = [
+    "The dog ate the apple.",
+    "",
+    "She smiled at me and the cat slept.",
+    "   ",
+    "Peter and Sue live in London.",
+]
+
+
+def _config(checkpoint: Path, **network: Any) -> Dict[str, Any]:
+    settings = {"checkpoint": str(checkpoint), "window_length": 16, "embed_width": 8, "char_width": 8}
+    return {
+        "targets": ["tag", "pos"],
+        "model": {
+            "features": {"vocab_rows": 300, "vocab_min_count": 1},
+            "network": {"@architectures": "spacy_torch_tagger.TransformerNetwork.v1", **settings, **network},
+        },
+    }
+
+
+def _train(checkpoint: Path, steps: int = 40, **network: Any) -> spacy.Language:
+    nlp = spacy.blank("en")
+    nlp.add_pipe("torch_tagger", config=_config(checkpoint, **network))
+    examples = corpus_examples(nlp)
+    nlp.initialize(lambda: examples)
+    optimizer = Adam(0.005)
+    for step in range(steps):
+        nlp.update(examples[(step * 16) % len(examples) :][:16], sgd=optimizer)
+    return nlp
+
+
+@pytest.fixture(scope="module")
+def transformer_nlp(tiny_checkpoint) -> spacy.Language:
+    return _train(tiny_checkpoint)
+
+
+def _tags(docs):
+    return [doc.to_array([TAG, POS]).tolist() for doc in docs]
+
+
+def test_it_learns_the_bundled_corpus(transformer_nlp):
+    scores = transformer_nlp.evaluate(corpus_examples(transformer_nlp, "dev"))
+    assert scores["tag_acc"] > 0.7 and scores["pos_acc"] > 0.7, scores
+
+
+def test_a_2000_token_sentence_gets_a_tag_for_every_token(transformer_nlp):
+    doc = transformer_nlp(" ".join(["Peter and Sue read a book in London ,"] * 223))
+    assert len(doc) >= 2000
+    assert all(token.tag_ and token.pos_ for token in doc)
+    model = transformer_nlp.get_pipe("torch_tagger").model
+    batch = docs_to_batch(
+        [doc],
+        model.attrs["features"],
+        model.attrs["known_words"],
+        torch.device("cpu"),
+        (model.attrs["checkpoint"], 16, 7),
+    )
+    assert batch.wordpieces is not None and batch.wordpieces.ids.shape[0] > 100, "read in many windows"
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 1000])
+def test_pipe_equals_call(transformer_nlp, batch_size):
+    one_by_one = _tags(transformer_nlp(text) for text in TEXTS)
+    assert _tags(transformer_nlp.pipe(TEXTS, batch_size=batch_size)) == one_by_one
+
+
+def test_two_processes_give_the_same_result(transformer_nlp):
+    texts = TEXTS * 4
+    assert _tags(transformer_nlp.pipe(texts, n_process=2, batch_size=3)) == _tags(transformer_nlp.pipe(texts))
+
+
+def test_the_pipeline_loads_without_the_checkpoint_folder(tiny_checkpoint, tmp_path):
+    folder = shutil.copytree(tiny_checkpoint, tmp_path / "checkpoint")
+    nlp = _train(folder, steps=10)
+    docs = [nlp.make_doc(text) for text in TEXTS]
+    before = nlp.get_pipe("torch_tagger").model.predict(docs)
+    nlp.to_disk(tmp_path / "pipeline")
+    shutil.rmtree(folder)
+    loaded = spacy.load(tmp_path / "pipeline")
+    after = loaded.get_pipe("torch_tagger").model.predict([loaded.make_doc(text) for text in TEXTS])
+    for expected, found in zip(before, after, strict=True):
+        assert numpy.allclose(expected, found, atol=1e-5)
+    assert not list((tmp_path / "pipeline").rglob("*.safetensors")), "the checkpoint's weights are not copied"
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (exec, ("import builtins; builtins.PWNED_BY_CHECKPOINT = True",))
+
+
+def test_a_checkpoint_with_only_pickled_weights_is_refused(tiny_checkpoint, tmp_path):
+    folder = shutil.copytree(tiny_checkpoint, tmp_path / "pickled")
+    (folder / "model.safetensors").unlink()
+    buffer = io.BytesIO()
+    torch.save({"embeddings.word_embeddings.weight": _RunsCode()}, buffer)
+    (folder / "pytorch_model.bin").write_bytes(buffer.getvalue())
+    nlp = spacy.blank("en")
+    nlp.add_pipe("torch_tagger", config=_config(folder))
+    with pytest.raises(
+        ValueError, match=r"no model.safetensors, only \['pytorch_model.bin'\]: pickled weights are refused"
+    ):
+        nlp.initialize(lambda: corpus_examples(nlp)[:4])
+    assert not hasattr(builtins, "PWNED_BY_CHECKPOINT")
+
+
+def test_a_missing_checkpoint_folder_is_named(tmp_path):
+    pytest.importorskip("transformers")
+    nlp = spacy.blank("en")
+    nlp.add_pipe("torch_tagger", config=_config(tmp_path / "nowhere"))
+    with pytest.raises(ValueError, match="nowhere does not exist"):
+        nlp.initialize(lambda: corpus_examples(nlp)[:4])
+
+
+def test_the_encoder_learns_at_its_share_of_the_rate_and_not_at_all_when_frozen(tiny_checkpoint):
+    nlp = _train(tiny_checkpoint, steps=0, encoder_lr_scale=0.0)
+    network: Any = network_of(nlp.get_pipe("torch_tagger").model)
+    encoder_before = {k: v.clone() for k, v in network.encoder.state_dict().items()}
+    head_before = network.heads["tag"].weight.detach().clone()
+    nlp.update(corpus_examples(nlp)[:8], sgd=Adam(0.01))
+    assert all(torch.equal(encoder_before[k], v) for k, v in network.encoder.state_dict().items())
+    assert not torch.equal(head_before, network.heads["tag"].weight)
+    assert network.lr_scale("encoder.embeddings.word_embeddings.weight") == 0.0
+    assert network.lr_scale("heads.tag.weight") == 1.0
+
+
+def test_spacys_dropout_reaches_our_layers_not_the_encoders(tiny_checkpoint):
+    nlp = _train(tiny_checkpoint, steps=0, lstm_width=8)
+    nlp.get_pipe("torch_tagger").update(corpus_examples(nlp)[:4], drop=0.4)
+    network: Any = network_of(nlp.get_pipe("torch_tagger").model)
+    ours = {id(layer) for layer in network.dropout_layers()}
+    assert all(layer.p == 0.4 for layer in network.dropout_layers()) and len(ours) == 2
+    encoder_rates = {m.p for m in network.encoder.modules() if isinstance(m, torch.nn.Dropout)}
+    assert encoder_rates == {0.1}, "BERT's own hidden dropout"
+
+
+@pytest.mark.parametrize("pooling", ["mean", "first"])
+@pytest.mark.parametrize("mix_layers", [True, False])
+def test_pooling_and_layer_choices_train(tiny_checkpoint, pooling, mix_layers):
+    nlp = _train(tiny_checkpoint, steps=20, pooling=pooling, mix_layers=mix_layers, lstm_width=8)
+    network: Any = network_of(nlp.get_pipe("torch_tagger").model)
+    assert network.layer_weights.shape == ((3,) if mix_layers else (1,))
+    assert all(token.tag_ for token in nlp("The dog ate the apple."))
+
+
+def test_int8_inference_quantizes_the_encoder_and_stays_close(transformer_nlp):
+    shim = tagger_shim(transformer_nlp.get_pipe("torch_tagger").model)
+    int8: Any = shim.int8_network()
+    assert "quantized" in type(int8.encoder.encoder.layer[0].attention.self.query).__module__
+    docs = [transformer_nlp.make_doc(text) for text in TEXTS if text.strip()]
+    model = transformer_nlp.get_pipe("torch_tagger").model
+    exact = numpy.concatenate(model.predict(docs))
+    shim.int8_inference = True
+    try:
+        approx = numpy.concatenate(model.predict(docs))
+    finally:
+        shim.int8_inference = False
+    assert (approx.argmax(axis=1) == exact.argmax(axis=1)).mean() > 0.9
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("pooling", "max", r"TransformerNetwork pooling must be one of \['mean', 'first'\], got 'max'"),
+        ("encoder_lr_scale", -1, r"TransformerNetwork encoder_lr_scale must be a number >= 0.0"),
+        ("window_length", 2, r"TransformerNetwork window_length must be 0 or >= 3"),
+        ("lstm_width", "8", r"TransformerNetwork lstm_width must be an integer >= 0, got '8'"),
+    ],
+)
+def test_bad_settings_name_the_key(tiny_checkpoint, key, value, message):
+    with pytest.raises(ValueError, match=message):
+        spacy.blank("en").add_pipe("torch_tagger", config=_config(tiny_checkpoint, **{key: value}))
+
+
+MISSING_EXTRA = """
+import sys
+NETWORK = "spacy_torch_tagger.TransformerNetwork.v1"
+sys.modules["transformers"] = None  # as if the extra were not installed
+import spacy
+nlp = spacy.blank("en")
+nlp.add_pipe("torch_tagger")  # the default network needs no extra
+try:
+    spacy.blank("en").add_pipe(
+        "torch_tagger",
+        config={"model": {"network": {"@architectures": NETWORK, "checkpoint": "x"}}},
+    )
+except ImportError as error:
+    print("ImportError:", error)
+"""
+
+
+def test_a_missing_extra_is_named_and_the_default_network_needs_none():
+    result = subprocess.run(
+        [sys.executable, "-c", MISSING_EXTRA], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert "pip install spacy-torch-tagger[transformers]" in result.stdout

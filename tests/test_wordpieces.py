@@ -1,0 +1,94 @@
+"""Word pieces: never across a token, at least one per token, windows that cover
+every piece exactly once."""
+
+from typing import List
+
+import numpy
+import pytest
+
+from spacy_torch_tagger.checkpoint import Checkpoint
+from spacy_torch_tagger.wordpieces import PieceArrays, window_starts, wordpiece_arrays
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tiny_checkpoint) -> Checkpoint:
+    return Checkpoint.from_dir(tiny_checkpoint)
+
+
+def _pieces(checkpoint: Checkpoint, sequences: List[List[str]], window_length: int = 64, stride: int = 31):
+    return wordpiece_arrays(
+        sequences, checkpoint.tokenizer(), checkpoint.special_ids(), window_length, stride
+    )
+
+
+def _pieces_of_each_token(arrays: PieceArrays, n_tokens: int) -> List[List[int]]:
+    """The piece ids each token owns, in order, read back from the windows."""
+    owned: List[List[int]] = [[] for _ in range(n_tokens)]
+    for window, owners in zip(arrays.ids, arrays.token_of_piece, strict=True):
+        for piece, owner in zip(window, owners, strict=True):
+            if owner >= 0:
+                owned[owner].append(int(piece))
+    return owned
+
+
+def test_each_token_gets_its_own_pieces_and_at_least_one(checkpoint):
+    tokens = ["Peter", "unbelievably", ",", "  ", "😀", "don't", "Zürich", "."]
+    arrays = _pieces(checkpoint, [tokens])
+    owned = _pieces_of_each_token(arrays, len(tokens))
+    tokenizer, unk = checkpoint.tokenizer(), checkpoint.special_ids()["unk"]
+    for token, pieces in zip(tokens, owned, strict=True):
+        alone = tokenizer.encode(token, add_special_tokens=False).ids
+        assert pieces == (alone or [unk]), token
+    assert len(owned[1]) > 3, "a long word splits into many pieces"
+    assert owned[3] == [unk], "a whitespace token gets the unknown piece"
+    flat = arrays.ids.reshape(-1)
+    assert [int(flat[i]) for i in arrays.first_piece] == [pieces[0] for pieces in owned]
+
+
+def test_special_tokens_frame_every_window_and_padding_is_masked(checkpoint):
+    special = checkpoint.special_ids()
+    arrays = _pieces(checkpoint, [["the", "dog"], ["she", "smiled", "at", "london"]])
+    assert arrays.ids.shape == arrays.mask.shape == arrays.token_of_piece.shape == (2, 6)
+    assert (arrays.ids[:, 0] == special["cls"]).all()
+    assert arrays.ids[0].tolist()[3:] == [special["sep"], special["pad"], special["pad"]]
+    assert arrays.mask[0].tolist() == [1, 1, 1, 1, 0, 0]
+    assert arrays.token_of_piece[0].tolist() == [-1, 0, 1, -1, -1, -1]
+    assert arrays.token_of_piece[1].tolist() == [-1, 2, 3, 4, 5, -1], "tokens are numbered across sequences"
+
+
+@pytest.mark.parametrize("window_length, stride", [(8, 3), (8, 6), (10, 1), (64, 31)])
+def test_long_sequences_are_read_in_overlapping_windows_covering_each_piece_once(
+    checkpoint, window_length, stride
+):
+    tokens = ["peter", "and", "sue", "unbelievably", "read", "a", "book", ",", "she", "smiled"] * 7
+    arrays = _pieces(checkpoint, [tokens, ["the", "dog"]], window_length, stride)
+    one_window = _pieces(checkpoint, [tokens], 1000, 10)
+    assert _pieces_of_each_token(arrays, len(tokens) + 2)[: len(tokens)] == _pieces_of_each_token(
+        one_window, len(tokens)
+    )
+    assert arrays.ids.shape[1] == window_length
+    n_pieces = int((one_window.token_of_piece >= 0).sum())
+    assert int((arrays.token_of_piece >= 0).sum()) == n_pieces + 2
+    assert arrays.ids.shape[0] == len(window_starts(n_pieces, window_length - 2, stride)) + 1
+
+
+def test_no_sequences_give_no_windows(checkpoint):
+    arrays = _pieces(checkpoint, [])
+    assert arrays.ids.shape[0] == 0 and arrays.first_piece.shape == (0,)
+
+
+def test_window_starts_end_at_the_last_piece():
+    assert window_starts(5, 10, 4) == [0]
+    assert window_starts(13, 6, 3) == [0, 3, 6, 7]
+    assert window_starts(12, 6, 6) == [0, 6]
+
+
+@pytest.mark.parametrize("window_length, stride", [(2, 1), (8, 0), (8, 7)])
+def test_impossible_windows_are_refused(checkpoint, window_length, stride):
+    with pytest.raises(ValueError, match="window_length >= 3 and 1 <= stride"):
+        _pieces(checkpoint, [["the"]], window_length, stride)
+
+
+def test_ids_are_int64_for_torch(checkpoint):
+    arrays = _pieces(checkpoint, [["the", "dog"]])
+    assert all(array.dtype == numpy.int64 for array in arrays)
