@@ -35,7 +35,8 @@ class TransformerTagger(nn.Module):
         n_states = config.num_hidden_layers + 1 if settings.mix_layers else 1
         self.layer_weights = nn.Parameter(torch.zeros(n_states))
         self.layer_scale = nn.Parameter(torch.ones(1))  # thinc's optimizers need at least one dimension
-        width = config.hidden_size
+        self.hidden_size = int(config.hidden_size)
+        width = self.hidden_size
         self.lexical = None
         if settings.embed_width:
             vocab_rows = features.vocab_rows if features.vocab_attr else 0
@@ -76,11 +77,25 @@ class TransformerTagger(nn.Module):
 
     def mixed_states(self, pieces: WordPieces) -> torch.Tensor:
         """(n_windows, window_length, hidden): the softmax-weighted sum of the
-        encoder's hidden states (or its last one), scaled."""
-        output = self.encoder(input_ids=pieces.ids, attention_mask=pieces.mask, output_hidden_states=True)
-        states = output.hidden_states if self.settings.mix_layers else output.hidden_states[-1:]
+        encoder's hidden states (or its last one), scaled. Windows run through the
+        encoder in groups of similar length, each cut to its longest window, so
+        short sentences are not padded to the longest one of the batch."""
         weights = torch.softmax(self.layer_weights, dim=0)
-        mixed = sum(weight * state for weight, state in zip(weights, states, strict=True))
+        lengths = pieces.mask.sum(dim=1)
+        hidden_size: int = self.hidden_size
+        mixed = pieces.ids.new_zeros((*pieces.ids.shape, hidden_size), dtype=weights.dtype)
+        for group in length_groups(lengths, POSITIONS_PER_GROUP):
+            width = int(lengths[group].max())
+            output = self.encoder(
+                input_ids=pieces.ids[group, :width],
+                attention_mask=pieces.mask[group, :width],
+                output_hidden_states=True,
+            )
+            states = output.hidden_states if self.settings.mix_layers else output.hidden_states[-1:]
+            group_mixed = sum(weight * state for weight, state in zip(weights, states, strict=True))
+            mixed = mixed.index_put(
+                (group.unsqueeze(1), torch.arange(width, device=group.device)), group_mixed.to(mixed.dtype)
+            )
         return self.layer_scale * mixed
 
     def pool(self, states: torch.Tensor, pieces: WordPieces, n_tokens: int) -> torch.Tensor:
@@ -102,3 +117,21 @@ class TransformerTagger(nn.Module):
         """The dropout layers spaCy's training rate applies to: ours, not the encoder's,
         which keep the rates of the checkpoint's config."""
         return [self.dropout] + ([self.context.dropout] if self.context is not None else [])
+
+
+# How many positions (windows x their longest length) one encoder call reads at most.
+POSITIONS_PER_GROUP = 4096
+
+
+def length_groups(lengths: torch.Tensor, positions: int) -> List[torch.Tensor]:
+    """Window indices in groups of similar length (longest first), each group
+    holding at most `positions` positions once padded to its longest window."""
+    order = torch.argsort(lengths, descending=True, stable=True)
+    groups: List[torch.Tensor] = []
+    start = 0
+    while start < len(order):
+        longest = int(lengths[order[start]])
+        size = max(1, positions // max(longest, 1))
+        groups.append(order[start : start + size])
+        start += size
+    return groups
