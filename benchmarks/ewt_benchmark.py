@@ -1,4 +1,4 @@
-"""UD English-EWT benchmark: torch_tagger (accurate, fast) beside spaCy's default CPU pipeline.
+"""UD English-EWT benchmark: torch_tagger (accurate, fast, transformer) beside spaCy's default CPU pipeline.
 
 For each pipeline: train with `python -m spacy train` on EWT train (or, with --reuse, take
 a model an earlier run trained from the same config), recording wall time and peak memory
@@ -32,7 +32,11 @@ from spacy.tokens import DocBin
 
 REPO = Path(__file__).resolve().parent.parent
 BASELINE = "spacy_default"
-CONFIGS = {"accurate": REPO / "configs" / "ewt_accurate.cfg", "fast": REPO / "configs" / "ewt_fast.cfg"}
+CONFIGS = {
+    "accurate": REPO / "configs" / "ewt_accurate.cfg",
+    "fast": REPO / "configs" / "ewt_fast.cfg",
+    "transformer": REPO / "configs" / "ewt_transformer.cfg",
+}
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """CPU inference settings tried on a trained torch_tagger pipeline: words/s and dev accuracy.
 
 Variants: torch threads (1, the component's default `torch_threads`, or 2),
-`nlp.pipe` batch size, length-sorted batches, `torch.inference_mode`, and int8
-dynamic quantization of the LSTM and linear layers (the `int8_inference` setting).
+`nlp.pipe` batch size, length-sorted batches, `torch.inference_mode`, int8
+dynamic quantization of the LSTM and linear layers (the `int8_inference` setting)
+and bfloat16 autocast (`precision = "bfloat16"`).
 Each variant's words/s is the median of --rounds passes over the raw dev texts,
 the variants alternating within every round. With --busy N, N processes spin on
 a core each while the rounds run (a shared machine).
@@ -53,13 +54,12 @@ def gold_token_example(nlp: Language, gold: Doc) -> Example:
     return Example(Doc(nlp.vocab, words=words, spaces=spaces), gold)
 
 
-def load(model_dir: Path, int8_inference: bool) -> Language:
-    """The pipeline, its torch_tagger set to tag with float or int8 weights, leaving
-    torch's thread count to the variants."""
-    setting = {
-        "components": {"torch_tagger": {"torch_threads": None, "model": {"int8_inference": int8_inference}}}
-    }
-    return spacy.load(model_dir, config=setting)
+def load(model_dir: Path, int8_inference: bool, precision: str = "float32") -> Language:
+    """The pipeline, its torch_tagger set to tag with float32, bfloat16 autocast or
+    int8 weights, leaving torch's thread count to the variants."""
+    model = {"int8_inference": int8_inference, "precision": precision}
+    settings = {"torch_threads": None, "model": model}
+    return spacy.load(model_dir, config={"components": {"torch_tagger": settings}})
 
 
 def in_threads(n: int, inference_mode: bool = False) -> Setting:
@@ -95,6 +95,7 @@ def main() -> None:
     args = parser.parse_args()
     nlp = load(args.model, int8_inference=False)
     int8 = load(args.model, int8_inference=True)
+    bfloat16 = load(args.model, int8_inference=False, precision="bfloat16")
     gold = list(DocBin().from_disk(args.dev).get_docs(nlp.vocab))
     texts = [doc.text for doc in gold]
     variants: Dict[str, Tuple[Language, int, bool, Setting]] = {
@@ -107,6 +108,9 @@ def main() -> None:
         "int8, 1 thread, batch_size 256": (int8, 256, False, in_threads(1)),
         "int8, 2 threads": (int8, 256, False, in_threads(2)),
         "int8, length-sorted batches": (int8, 256, True, in_threads(1)),
+        "bfloat16 autocast, 1 thread": (bfloat16, 256, False, in_threads(1)),
+        "bfloat16 autocast, 2 threads": (bfloat16, 256, False, in_threads(2)),
+        "bfloat16 autocast, length-sorted batches": (bfloat16, 256, True, in_threads(1)),
     }
     speeds: Dict[str, List[float]] = {name: [] for name in variants}
     for variant_nlp, batch_size, sort, setting in variants.values():

@@ -21,8 +21,9 @@ from .network import LSTMTagger, LSTMTaggerSettings
 from .network.transformer_settings import TransformerTaggerSettings
 from .tagger_model import NetworkBuilder, build_tagger_model
 from .transformer_network import TransformerNetworkBuilder
-from .value_checks import check_bool, check_int
+from .value_checks import check_bool, check_int, check_str
 
+PRECISIONS = ("float32", "bfloat16", "float16")
 FEATURE_DEFAULTS = FeatureSpec()
 NETWORK_DEFAULTS = LSTMTaggerSettings()
 TRANSFORMER_DEFAULTS = TransformerTaggerSettings()
@@ -34,6 +35,7 @@ def build_torch_tagger(
     network: NetworkBuilder,
     mixed_precision: bool = False,
     int8_inference: bool = False,
+    precision: str = "float32",
 ) -> Model[List[Doc], List[Floats2d]]:
     """Docs -> per-doc logits of every target, from a torch network held by a thinc model.
 
@@ -41,9 +43,12 @@ def build_torch_tagger(
     network: called as network(features, n_labels) once the labels are known;
         returns a torch.nn.Module whose forward(TaggerBatch) returns a dict
         target -> logits of shape (n_tokens, n_labels[target]).
-    mixed_precision: autocast and gradient scaling on CUDA; ignored with a warning without a GPU.
+    mixed_precision: float16 autocast and gradient scaling on CUDA; ignored with a
+        warning without a GPU (the same as precision = "float16").
     int8_inference: on CPU, tag with an int8 copy of the LSTM and linear
         layers (torch dynamic quantization); training and GPU use float weights.
+    precision: "float32"; "bfloat16" (autocast on CPU or CUDA, no gradient
+        scaling); "float16" (CUDA autocast with gradient scaling, float32 without CUDA).
     """
     if not isinstance(features, FeatureSpec):
         raise ValueError(
@@ -54,7 +59,14 @@ def build_torch_tagger(
         raise ValueError(f"TorchTagger network must be a network builder, got {type(network).__name__}.")
     check_bool("TorchTagger", "mixed_precision", mixed_precision)
     check_bool("TorchTagger", "int8_inference", int8_inference)
-    return build_tagger_model(features, network, mixed_precision, int8_inference)
+    check_str("TorchTagger", "precision", precision, PRECISIONS)
+    if mixed_precision and precision == "bfloat16":
+        raise ValueError(
+            "TorchTagger mixed_precision = true means float16 on CUDA; it cannot go with "
+            'precision = "bfloat16". Set one of them.'
+        )
+    float16 = mixed_precision or precision == "float16"
+    return build_tagger_model(features, network, float16, int8_inference, bfloat16=precision == "bfloat16")
 
 
 @registry.architectures("spacy_torch_tagger.TokenFeatures.v1")

@@ -3,7 +3,7 @@ mixed precision only where CUDA is, and optional int8 inference on CPU."""
 
 import contextlib
 import warnings
-from typing import Any, Dict, Iterator, Optional, Tuple, cast
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple, cast
 
 import srsly
 import torch
@@ -32,6 +32,9 @@ class TaggerShim(PyTorchShim):
       (shim id, parameter name); thinc's looks for string keys only, so
       `use_averages` silently did nothing for torch networks.
 
+    With `bfloat16`, training and tagging run under torch's bfloat16 autocast on the
+    network's device (CPU or CUDA), without gradient scaling.
+
     With `int8_inference`, `predict` on CPU runs an int8 copy of the network
     (see network/int8.py), rebuilt whenever the weights may have changed:
     after an update, inside and after `use_params`, after loading, after a
@@ -43,6 +46,7 @@ class TaggerShim(PyTorchShim):
         network: Optional[torch.nn.Module],
         *,
         mixed_precision: bool = False,
+        bfloat16: bool = False,
         int8_inference: bool = False,
     ) -> None:
         if mixed_precision and not torch.cuda.is_available():
@@ -59,6 +63,7 @@ class TaggerShim(PyTorchShim):
             deserialize_model=deserialize_network,
         )
         self.int8_inference = int8_inference
+        self.bfloat16 = bfloat16
         self._int8: Optional[Tuple[torch.nn.Module, torch.nn.Module]] = None  # (source, int8 copy)
 
     @property
@@ -81,6 +86,12 @@ class TaggerShim(PyTorchShim):
         return self.int8_inference and self.device.type == "cpu"
 
     def predict(self, inputs: ArgsKwargs) -> Any:
+        if self.bfloat16 and not self.uses_int8():
+            self._model.eval()
+            with torch.no_grad(), torch.autocast(device_type=self.device.type, dtype=torch.bfloat16):
+                outputs = self._model(*inputs.args, **inputs.kwargs)
+            self._model.train()
+            return outputs
         if not self.uses_int8():
             return super().predict(inputs)
         network = self.int8_network()
@@ -94,6 +105,19 @@ class TaggerShim(PyTorchShim):
                     f"{sorted(quantizable_layers(self._model))}; a layer whose forward reads "
                     "their .weight tensors directly cannot run them. Set int8_inference = false."
                 ) from error
+
+    def begin_update(self, inputs: ArgsKwargs) -> Tuple[Any, Callable]:
+        if not self.bfloat16:
+            return super().begin_update(inputs)
+        # bfloat16 keeps float32's range: autocast on the network's device, no gradient scaling.
+        self._model.train()
+        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16):
+            output = self._model(*inputs.args, **inputs.kwargs)
+
+        def backprop(grads: ArgsKwargs) -> None:
+            torch.autograd.backward(*grads.args, **grads.kwargs)
+
+        return output, backprop
 
     def int8_network(self) -> torch.nn.Module:
         """The int8 copy of the current weights (built on first use)."""

@@ -38,13 +38,15 @@ def build_tagger_model(
     network: NetworkBuilder,
     mixed_precision: bool = False,
     int8_inference: bool = False,
+    bfloat16: bool = False,
 ) -> Model[List[Doc], List[Floats2d]]:
     """A thinc model around a network builder; the network is built once label counts are set."""
+    shim = TaggerShim(None, mixed_precision=mixed_precision, bfloat16=bfloat16, int8_inference=int8_inference)
     return Model(
         "torch_tagger",
         forward,
         init=init,
-        shims=[TaggerShim(None, mixed_precision=mixed_precision, int8_inference=int8_inference)],
+        shims=[shim],
         dims={"nO": None},
         attrs={
             "features": features,
@@ -104,6 +106,15 @@ def build_network(model: Model) -> None:
     tagger_shim(model).network = network.to(get_torch_default_device())
 
 
+def piece_windows(builder: NetworkBuilder, checkpoint: Checkpoint) -> Tuple[int, int]:
+    """(window length, stride) from the builder's `windows(checkpoint)`, else the
+    encoder's longest window, half of it apart."""
+    if hasattr(builder, "windows"):
+        return builder.windows(checkpoint)
+    length = checkpoint.max_positions()
+    return length, max(1, (length - 2) // 2)
+
+
 def reads_checkpoint(model: Model) -> bool:
     """Whether the network builder starts from a pretrained checkpoint."""
     return hasattr(model.attrs["network_builder"], "checkpoint_dir")
@@ -135,7 +146,7 @@ def forward(model: Model, docs: Sequence[Doc], is_train: bool) -> Tuple[List[Flo
     pieces = None
     if reads_checkpoint(model):
         checkpoint: Checkpoint = model.attrs["checkpoint"]
-        pieces = (checkpoint, *model.attrs["network_builder"].windows(checkpoint))
+        pieces = (checkpoint, *piece_windows(model.attrs["network_builder"], checkpoint))
     batch = docs_to_batch(docs, model.attrs["features"], model.attrs["known_words"], shim.device, pieces)
     logits, backprop_network = shim(ArgsKwargs(args=(batch,), kwargs={}), is_train)
     joined = join_logits(logits, model.attrs["n_labels"], sum(lengths))

@@ -11,7 +11,12 @@ import spacy
 from spacy.util import registry
 from thinc.api import Adam
 
-from spacy_torch_tagger.architectures import build_lstm_network, build_token_features, build_torch_tagger
+from spacy_torch_tagger.architectures import (
+    build_lstm_network,
+    build_token_features,
+    build_torch_tagger,
+    build_transformer_network,
+)
 from spacy_torch_tagger.factory import make_torch_tagger
 
 from conftest import REPO, corpus_examples
@@ -22,13 +27,15 @@ README = (REPO / "README.md").read_text(encoding="utf8")
 def _table(heading: str) -> Dict[str, str]:
     """key -> default column of the config table under a README heading."""
     section = README.split(heading, 1)[1].split("\n#", 1)[0]
-    rows = re.findall(r"^\| `([a-z_0-9]+)` \| `([^`]*)` \|", section, flags=re.MULTILINE)
+    rows = re.findall(r"^\| `([a-z_0-9]+)` \| (`[^`]*`|\(required\)) \|", section, flags=re.MULTILINE)
     assert rows, f"no config table under {heading!r}"
-    return dict(rows)
+    return {key: default.strip("`") for key, default in rows}
 
 
 def _config_value(value: object) -> str:
-    """A Python default as it is written in a config."""
+    """A Python default as it is written in a config; "(required)" where there is none."""
+    if value is inspect.Parameter.empty:
+        return "(required)"
     return json.dumps(list(value) if isinstance(value, tuple) else value)
 
 
@@ -37,6 +44,7 @@ def _config_value(value: object) -> str:
     [
         ("### `spacy_torch_tagger.TokenFeatures.v1`", build_token_features),
         ("### `spacy_torch_tagger.LSTMNetwork.v1`", build_lstm_network),
+        ("### `spacy_torch_tagger.TransformerNetwork.v1`", build_transformer_network),
     ],
 )
 def test_architecture_tables_list_every_key_with_the_code_default(heading: str, function: Callable):
@@ -51,8 +59,8 @@ def test_model_table_lists_every_key():
     documented = _table("### `spacy_torch_tagger.TorchTagger.v1`")
     parameters = inspect.signature(build_torch_tagger).parameters
     assert set(documented) == set(parameters)
-    assert documented["mixed_precision"] == _config_value(parameters["mixed_precision"].default)
-    assert documented["int8_inference"] == _config_value(parameters["int8_inference"].default)
+    for key in ("mixed_precision", "int8_inference", "precision"):
+        assert documented[key] == _config_value(parameters[key].default), key
 
 
 def test_component_table_lists_every_factory_key_with_its_default():
@@ -67,12 +75,27 @@ def test_component_table_lists_every_factory_key_with_its_default():
             assert documented[key] == _config_value(default), key
 
 
-def test_the_bring_your_own_network_example_trains_and_tags():
-    section = README.split("### Bring your own network", 1)[1]
+def _run_example(heading: str) -> Dict[str, object]:
+    """Execute the first python block under a README heading; its namespace."""
+    section = README.split(heading, 1)[1]
     code = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL)
     assert code is not None
     namespace: Dict[str, object] = {}
-    exec(compile(code.group(1), "README example", "exec"), namespace)  # noqa: S102 (our own README)
+    exec(compile(code.group(1), f"README example under {heading}", "exec"), namespace)  # noqa: S102 (our README)
+    return namespace
+
+
+def _train_on_corpus(nlp: spacy.Language, steps: int) -> Dict[str, object]:
+    examples = corpus_examples(nlp)
+    nlp.initialize(lambda: examples)
+    optimizer = Adam(0.01)
+    for step in range(steps):
+        nlp.update(examples[(step * 16) % len(examples) :][:16], sgd=optimizer)
+    return nlp.evaluate(corpus_examples(nlp, "dev"))
+
+
+def test_the_bring_your_own_network_example_trains_and_tags():
+    namespace = _run_example("### Bring your own network")
     assert registry.architectures.get("my_project.WindowTagger.v1") is namespace["build_window_tagger"]
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
@@ -86,10 +109,20 @@ def test_the_bring_your_own_network_example_trains_and_tags():
             },
         },
     )
-    examples = corpus_examples(nlp)
-    nlp.initialize(lambda: examples)
-    optimizer = Adam(0.01)
-    for step in range(60):
-        nlp.update(examples[(step * 16) % len(examples) :][:16], sgd=optimizer)
-    scores = nlp.evaluate(corpus_examples(nlp, "dev"))
+    scores = _train_on_corpus(nlp, steps=60)
     assert scores["pos_acc"] > 0.7, scores
+
+
+def test_the_pretrained_encoder_example_trains_tags_and_reloads(tiny_checkpoint, tmp_path):
+    namespace = _run_example("### Networks on a pretrained encoder")
+    registered = registry.architectures.get("my_project.FirstPieceTagger.v1")
+    assert registered is namespace["build_first_piece_tagger"]
+    nlp = spacy.blank("en")
+    network = {"@architectures": "my_project.FirstPieceTagger.v1", "checkpoint": str(tiny_checkpoint)}
+    nlp.add_pipe("torch_tagger", config={"targets": ["pos"], "model": {"network": network}})
+    scores = _train_on_corpus(nlp, steps=60)
+    assert scores["pos_acc"] > 0.5, scores
+    nlp.to_disk(tmp_path / "pipeline")
+    loaded = spacy.load(tmp_path / "pipeline")
+    text = "The dog ate the apple."
+    assert [t.pos_ for t in loaded(text)] == [t.pos_ for t in nlp(text)]

@@ -219,3 +219,30 @@ def test_a_missing_extra_is_named_and_the_default_network_needs_none():
     )
     assert result.returncode == 0, result.stderr
     assert "pip install spacy-torch-tagger[transformers]" in result.stdout
+
+
+def test_bfloat16_precision_trains_and_tags_under_autocast(tiny_checkpoint):
+    nlp = spacy.blank("en")
+    config = _config(tiny_checkpoint)
+    config["model"]["precision"] = "bfloat16"
+    nlp.add_pipe("torch_tagger", config=config)
+    examples = corpus_examples(nlp)
+    nlp.initialize(lambda: examples)
+    network: Any = network_of(nlp.get_pipe("torch_tagger").model)
+    seen = []
+    network.heads["tag"].register_forward_hook(lambda module, args, output: seen.append(output.dtype))
+    optimizer = Adam(0.005)
+    for step in range(30):
+        nlp.update(examples[(step * 16) % len(examples) :][:16], sgd=optimizer)
+    assert seen and set(seen) == {torch.bfloat16}, "the heads ran under bfloat16 autocast in training"
+    assert network.heads["tag"].weight.dtype == torch.float32, "the weights stay float32"
+    seen.clear()
+    scores = nlp.evaluate(corpus_examples(nlp, "dev"))
+    assert set(seen) == {torch.bfloat16} and scores["pos_acc"] > 0.6, scores
+
+
+def test_mixed_precision_and_bfloat16_together_are_refused():
+    with pytest.raises(ValueError, match="mixed_precision = true means float16 on CUDA"):
+        spacy.blank("en").add_pipe(
+            "torch_tagger", config={"model": {"mixed_precision": True, "precision": "bfloat16"}}
+        )

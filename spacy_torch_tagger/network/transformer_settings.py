@@ -29,7 +29,7 @@ class TransformerTaggerSettings:
 
     pooling: str = "mean"
     mix_layers: bool = True
-    encoder_lr_scale: float = 0.1
+    encoder_lr_scale: float = 0.05
     embed_width: int = 0
     char_embed_width: int = 32
     char_width: int = 0
