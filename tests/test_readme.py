@@ -4,7 +4,7 @@ code's own default, and its bring-your-own network example trains."""
 import inspect
 import json
 import re
-from typing import Callable, Dict
+from typing import Any, Callable, Dict
 
 import pytest
 import spacy
@@ -85,7 +85,7 @@ def _run_example(heading: str) -> Dict[str, object]:
     return namespace
 
 
-def _train_on_corpus(nlp: spacy.Language, steps: int) -> Dict[str, object]:
+def _train_on_corpus(nlp: spacy.Language, steps: int) -> Dict[str, Any]:
     examples = corpus_examples(nlp)
     nlp.initialize(lambda: examples)
     optimizer = Adam(0.01)
