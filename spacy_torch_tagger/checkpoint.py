@@ -10,9 +10,10 @@ shipped it. Needs the `transformers` extra: `pip install spacy-torch-tagger[tran
 """
 
 import hashlib
+import importlib.metadata
 import json
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 import srsly
 from thinc.api import Model, deserialize_attr, serialize_attr
@@ -27,6 +28,16 @@ SPECIAL_TOKENS = ("cls", "sep", "pad", "unk")
 
 class CheckpointError(ModelFileError):
     """A checkpoint directory or saved checkpoint files that cannot be used."""
+
+
+def extra_requirements() -> List[str]:
+    """The requirements of the `transformers` extra, as installed (from setup.cfg)."""
+    try:
+        declared = importlib.metadata.requires("spacy-torch-tagger") or []
+    except importlib.metadata.PackageNotFoundError:
+        return []
+    marker = 'extra == "transformers"'
+    return [requirement.split(";")[0].strip() for requirement in declared if marker in requirement]
 
 
 def require_transformers() -> Any:

@@ -13,10 +13,11 @@ from spacy.vocab import Vocab
 from thinc.api import Model, Optimizer, set_dropout_rate
 from thinc.types import Floats2d, Ints1d, Ints2d
 
+from .checkpoint import extra_requirements
 from .labels import LabelValues, labels_from_argument, labels_from_examples
 from .loss import split_columns, tagger_loss
 from .persistence import component_from_bytes, component_from_disk, component_to_bytes, component_to_disk
-from .tagger_model import set_label_counts
+from .tagger_model import reads_checkpoint, set_label_counts
 from .targets import TARGETS, check_labels, validate_targets
 from .torch_threads import apply_torch_threads, register_fork_handler
 from .value_checks import check_bool, check_float, check_int, check_str
@@ -150,6 +151,10 @@ class TorchTagger(TrainablePipe):
         set_label_counts(self.model, self.label_counts())
         # All training docs, not a sample: the model builds its known-word table from them.
         self.model.initialize(X=docs)
+        if nlp is not None and reads_checkpoint(self.model):
+            # `spacy package` copies these into the package, which then installs the extra's libraries.
+            requirements = nlp.meta.setdefault("requirements", [])
+            requirements.extend(r for r in extra_requirements() if r not in requirements)
 
     def predict(self, docs: Iterable[Doc]) -> Predictions:
         """The index of the best label per token, per target, per doc."""

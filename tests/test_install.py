@@ -23,6 +23,14 @@ site = Path(spacy_torch_tagger.__file__).resolve()
 assert "site-packages" in site.parts and Path(sys.argv[1]).resolve() not in site.parents, site
 tagger = spacy.blank("en").add_pipe("torch_tagger")  # the factory is found through the entry point
 assert type(tagger).__module__ == "spacy_torch_tagger.component"
+import importlib.util
+assert importlib.util.find_spec("transformers") is None, "the base install needs no transformers"
+try:
+    network = {"@architectures": "spacy_torch_tagger.TransformerNetwork.v1", "checkpoint": "x"}
+    spacy.blank("en").add_pipe("torch_tagger", config={"model": {"network": network}})
+    raise AssertionError("a transformer network without the extra")
+except ImportError as error:
+    assert "pip install spacy-torch-tagger[transformers]" in str(error), error
 texts = json.loads(sys.argv[3])
 saved = spacy.load(sys.argv[2])
 packaged = spacy.load("en_tiny_torch_tagger")

@@ -198,11 +198,11 @@ def test_bad_settings_name_the_key(tiny_checkpoint, key, value, message):
 
 MISSING_EXTRA = """
 import sys
-NETWORK = "spacy_torch_tagger.TransformerNetwork.v1"
-sys.modules["transformers"] = None  # as if the extra were not installed
 import spacy
-nlp = spacy.blank("en")
-nlp.add_pipe("torch_tagger")  # the default network needs no extra
+spacy.blank("en")  # loads every plugin's entry points (spacy-transformers would import transformers)
+sys.modules["transformers"] = None  # from here on, as if the extra were not installed
+NETWORK = "spacy_torch_tagger.TransformerNetwork.v1"
+spacy.blank("en").add_pipe("torch_tagger")  # the default network needs no extra
 try:
     spacy.blank("en").add_pipe(
         "torch_tagger",
@@ -246,3 +246,13 @@ def test_mixed_precision_and_bfloat16_together_are_refused():
         spacy.blank("en").add_pipe(
             "torch_tagger", config={"model": {"mixed_precision": True, "precision": "bfloat16"}}
         )
+
+
+def test_the_pipeline_meta_requires_the_extra_so_spacy_package_installs_it(tiny_checkpoint, tmp_path):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("torch_tagger", config=_config(tiny_checkpoint))
+    nlp.initialize(lambda: corpus_examples(nlp)[:8])
+    assert any(requirement.startswith("transformers") for requirement in nlp.meta["requirements"])
+    nlp.to_disk(tmp_path / "pipeline")
+    saved = spacy.load(tmp_path / "pipeline").meta["requirements"]
+    assert saved == nlp.meta["requirements"]

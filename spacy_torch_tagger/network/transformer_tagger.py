@@ -93,9 +93,8 @@ class TransformerTagger(nn.Module):
             )
             states = output.hidden_states if self.settings.mix_layers else output.hidden_states[-1:]
             group_mixed = sum(weight * state for weight, state in zip(weights, states, strict=True))
-            mixed = mixed.index_put(
-                (group.unsqueeze(1), torch.arange(width, device=group.device)), group_mixed.to(mixed.dtype)
-            )
+            # In place: a copy of the whole tensor per group would hold every copy during backprop.
+            mixed[group.unsqueeze(1), torch.arange(width, device=group.device)] = group_mixed.to(mixed.dtype)
         return self.layer_scale * mixed
 
     def pool(self, states: torch.Tensor, pieces: WordPieces, n_tokens: int) -> torch.Tensor:
