@@ -70,6 +70,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--reuse", action="store_true", help="reuse variants trained by an earlier run")
     parser.add_argument("--only", nargs="*", default=None, help="train/score only these variants")
+    parser.add_argument(
+        "--train-only",
+        action="store_true",
+        help="train the variants, then stop (a later run can --reuse them)",
+    )
     args = parser.parse_args()
     spec = json.loads(args.variants.read_text())
     variants = [v for v in spec["variants"] if args.only is None or v["name"] in args.only]
@@ -84,6 +89,8 @@ def main() -> None:
         output = args.models_dir / name
         overrides = override_args(variant.get("overrides", {}))
         record = train(name, config, args.train, args.dev, output, args.reuse, overrides)
+        if args.train_only:
+            continue
         log(f"{name}: evaluating on dev")
         scores, raw_scores = dev_scores(output / "model-best", args.dev)
         rows.append(
@@ -97,6 +104,8 @@ def main() -> None:
             }
         )
         pipelines[name] = spacy.load(output / "model-best")
+    if args.train_only:
+        return
     pipelines[BASELINE] = spacy.load(args.baseline)
 
     speeds = measure_speed(pipelines, dev_texts(args.dev), args.rounds)

@@ -100,10 +100,13 @@ def train(
     output: Path,
     reuse: bool,
     overrides: Sequence[str] = (),
+    torch_threads: Optional[int] = None,
 ) -> Dict[str, float]:
     """Run `spacy train` (with config overrides such as `--training.max_steps 100`)
     in a child process; return its wall time and peak RSS. With reuse, an earlier
-    model is taken only if it was trained from the same config text and overrides."""
+    model is taken only if it was trained from the same config text and overrides.
+    torch_threads sets OMP_NUM_THREADS of the child (pipelines that do not set torch's
+    threads themselves, such as spacy-transformers, take torch's default from it)."""
     record_path = output / "train_record.json"
     fingerprint = config_fingerprint(config, overrides)
     if reuse and record_path.exists() and (output / "model-best").exists():
@@ -127,8 +130,11 @@ def train(
         str(dev_path),
         *overrides,
     ]
+    env = dict(os.environ)
+    if torch_threads is not None:
+        env["OMP_NUM_THREADS"] = str(torch_threads)
     start = time.perf_counter()
-    process = subprocess.Popen(command)
+    process = subprocess.Popen(command, env=env)
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
@@ -136,6 +142,7 @@ def train(
     record = {
         "train_seconds": round(seconds, 1),
         "train_peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "train_omp_threads": torch_threads,
         "config_sha256": fingerprint,
     }
     record_path.write_text(json.dumps(record))
@@ -291,6 +298,24 @@ def main() -> None:
         default=[2],
         help="also time the torch_tagger pipelines with these torch thread counts (default: 2)",
     )
+    parser.add_argument(
+        "--pipelines",
+        nargs="+",
+        help="only these pipelines (spaCy's, the speed baseline, is always included)",
+    )
+    parser.add_argument(
+        "--train-only",
+        action="store_true",
+        help="train the pipelines, then stop (a later run can --reuse them)",
+    )
+    parser.add_argument(
+        "--train-threads",
+        type=int,
+        help="OMP_NUM_THREADS of the training processes (torch_tagger configs set their own torch_threads)",
+    )
+    parser.add_argument(
+        "--results-name", default="ewt", help="results file names: RESULTS_DIR/NAME.json and NAME.md"
+    )
     args = parser.parse_args()
     if args.rounds < 5:
         parser.error("--rounds must be at least 5")
@@ -305,12 +330,31 @@ def main() -> None:
     if args.spacy_transformers:
         configs[PEER] = REPO / "benchmarks" / "configs" / "spacy_transformers_minilm.cfg"
         overrides[PEER] = ["--paths.checkpoint", str(minilm_dir())]
+    if args.pipelines:
+        unknown = sorted(set(args.pipelines) - set(configs))
+        if unknown:
+            parser.error(f"unknown pipelines {unknown}; known: {sorted(configs)}")
+        keep = {BASELINE, *args.pipelines}
+        if args.train_only:
+            keep = set(args.pipelines)
+        configs = {name: config for name, config in configs.items() if name in keep}
     torch_pipelines = [name for name in configs if name != BASELINE]
     results: List[PipelineResult] = []
     pipelines: Dict[str, Language] = {}
     for name, config in configs.items():
         output = args.models_dir / name
-        record = train(name, config, args.train, args.dev, output, args.reuse, overrides.get(name, ()))
+        record = train(
+            name,
+            config,
+            args.train,
+            args.dev,
+            output,
+            args.reuse,
+            overrides.get(name, ()),
+            args.train_threads,
+        )
+        if args.train_only:
+            continue
         log(f"{name}: evaluating on dev")
         scores, raw_scores = dev_scores(output / "model-best", args.dev)
         results.append(
@@ -326,6 +370,8 @@ def main() -> None:
         )
         pipelines[name] = spacy.load(output / "model-best")
 
+    if args.train_only:
+        return
     texts = dev_texts(args.dev)
     timed = dict(pipelines)
     threads: Dict[str, int] = {}
@@ -350,11 +396,13 @@ def main() -> None:
             }
 
     report = {**run_context(), "rounds": args.rounds, "pipelines": [asdict(result) for result in results]}
-    (args.results_dir / "ewt.json").write_text(json.dumps(report, indent=2) + "\n")
+    json_path = args.results_dir / f"{args.results_name}.json"
+    markdown_path = args.results_dir / f"{args.results_name}.md"
+    json_path.write_text(json.dumps(report, indent=2) + "\n")
     table = markdown_table(results, args.rounds, args.more_threads)
-    (args.results_dir / "ewt.md").write_text(table)
+    markdown_path.write_text(table)
     print(table)
-    log(f"wrote {args.results_dir / 'ewt.json'} and {args.results_dir / 'ewt.md'}")
+    log(f"wrote {json_path} and {markdown_path}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ Variants: torch threads (1, the component's default `torch_threads`, or 2),
 `nlp.pipe` batch size, length-sorted batches, `torch.inference_mode`, int8
 dynamic quantization of the LSTM and linear layers (the `int8_inference` setting)
 and bfloat16 autocast (`precision = "bfloat16"`).
-Each variant's words/s is the median of --rounds passes over the raw dev texts,
+Two processes (`nlp.pipe(n_process=2)`, one torch thread each) are timed including
+their start. Each variant's words/s is the median of --rounds passes over the raw dev texts,
 the variants alternating within every round. With --busy N, N processes spin on
 a core each while the rounds run (a shared machine).
 
@@ -41,10 +42,11 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def tag(nlp: Language, texts: List[str], batch_size: int, sort_by_length: bool) -> int:
-    """Tag all texts; with sort_by_length, batches hold texts of similar length."""
+def tag(nlp: Language, texts: List[str], batch_size: int, sort_by_length: bool, n_process: int = 1) -> int:
+    """Tag all texts in n_process processes; with sort_by_length, batches hold texts of similar length."""
     order = sorted(range(len(texts)), key=lambda i: len(texts[i])) if sort_by_length else range(len(texts))
-    return sum(len(doc) for doc in nlp.pipe((texts[i] for i in order), batch_size=batch_size))
+    docs = nlp.pipe((texts[i] for i in order), batch_size=batch_size, n_process=n_process)
+    return sum(len(doc) for doc in docs)
 
 
 def gold_token_example(nlp: Language, gold: Doc) -> Example:
@@ -98,30 +100,33 @@ def main() -> None:
     bfloat16 = load(args.model, int8_inference=False, precision="bfloat16")
     gold = list(DocBin().from_disk(args.dev).get_docs(nlp.vocab))
     texts = [doc.text for doc in gold]
-    variants: Dict[str, Tuple[Language, int, bool, Setting]] = {
-        "float, 1 thread, batch_size 256": (nlp, 256, False, in_threads(1)),
-        "float, 2 threads": (nlp, 256, False, in_threads(2)),
-        "float, batch_size 64": (nlp, 64, False, in_threads(1)),
-        "float, batch_size 1000": (nlp, 1000, False, in_threads(1)),
-        "float, length-sorted batches": (nlp, 256, True, in_threads(1)),
-        "float, torch.inference_mode": (nlp, 256, False, in_threads(1, inference_mode=True)),
-        "int8, 1 thread, batch_size 256": (int8, 256, False, in_threads(1)),
-        "int8, 2 threads": (int8, 256, False, in_threads(2)),
-        "int8, length-sorted batches": (int8, 256, True, in_threads(1)),
-        "bfloat16 autocast, 1 thread": (bfloat16, 256, False, in_threads(1)),
-        "bfloat16 autocast, 2 threads": (bfloat16, 256, False, in_threads(2)),
-        "bfloat16 autocast, length-sorted batches": (bfloat16, 256, True, in_threads(1)),
+    # name -> (pipeline, batch size, length-sorted, torch setting, processes)
+    variants: Dict[str, Tuple[Language, int, bool, Setting, int]] = {
+        "float, 1 thread, batch_size 256": (nlp, 256, False, in_threads(1), 1),
+        "float, 2 threads": (nlp, 256, False, in_threads(2), 1),
+        "float, batch_size 64": (nlp, 64, False, in_threads(1), 1),
+        "float, batch_size 1000": (nlp, 1000, False, in_threads(1), 1),
+        "float, length-sorted batches": (nlp, 256, True, in_threads(1), 1),
+        "float, torch.inference_mode": (nlp, 256, False, in_threads(1, inference_mode=True), 1),
+        "int8, 1 thread, batch_size 256": (int8, 256, False, in_threads(1), 1),
+        "int8, 2 threads": (int8, 256, False, in_threads(2), 1),
+        "int8, length-sorted batches": (int8, 256, True, in_threads(1), 1),
+        "bfloat16 autocast, 1 thread": (bfloat16, 256, False, in_threads(1), 1),
+        "bfloat16 autocast, 2 threads": (bfloat16, 256, False, in_threads(2), 1),
+        "bfloat16 autocast, length-sorted batches": (bfloat16, 256, True, in_threads(1), 1),
+        "bfloat16 autocast, 2 processes of 1 thread": (bfloat16, 256, False, in_threads(1), 2),
+        "int8, 2 processes of 1 thread": (int8, 256, False, in_threads(1), 2),
     }
     speeds: Dict[str, List[float]] = {name: [] for name in variants}
-    for variant_nlp, batch_size, sort, setting in variants.values():
+    for variant_nlp, batch_size, sort, setting, n_process in variants.values():
         with setting():
-            tag(variant_nlp, texts[:200], batch_size, sort)
+            tag(variant_nlp, texts[:200], batch_size, sort, n_process)
     with busy_cores(args.busy):
         for _ in range(args.rounds):
-            for name, (variant_nlp, batch_size, sort, setting) in variants.items():
+            for name, (variant_nlp, batch_size, sort, setting, n_process) in variants.items():
                 with setting():
                     start = time.perf_counter()
-                    n_words = tag(variant_nlp, texts, batch_size, sort)
+                    n_words = tag(variant_nlp, texts, batch_size, sort, n_process)
                     speeds[name].append(n_words / (time.perf_counter() - start))
     report = {}
     for name, (variant_nlp, *_rest) in variants.items():

@@ -23,6 +23,10 @@ from .errors import ModelFileError
 FORMAT = "spacy_torch_tagger.checkpoint.v1"
 EXTRA = "pip install spacy-torch-tagger[transformers]"
 KEPT_FILES = ("config.json", "tokenizer.json", "special_tokens.json")
+# Kept too when the folder has them: the model card and license texts, whose terms
+# travel with the fine-tuned weights.
+UNKNOWN_LICENSE = "unknown: the checkpoint has no model card or license file"
+PROVENANCE_FILES = ("README.md", "LICENSE", "LICENSE.txt", "LICENSE.md", "NOTICE")
 SPECIAL_TOKENS = ("cls", "sep", "pad", "unk")
 
 
@@ -99,7 +103,33 @@ class Checkpoint:
             "tokenizer.json": (directory / "tokenizer.json").read_bytes(),
             "special_tokens.json": json.dumps(special).encode("utf8"),
         }
+        for name in PROVENANCE_FILES:
+            if (directory / name).is_file():
+                files[name] = (directory / name).read_bytes()
+        files["source_dir.txt"] = directory.name.encode("utf8")
         return cls(files, weights)
+
+    def source(self) -> Dict[str, str]:
+        """The checkpoint as a spaCy meta `sources` entry: its name (the model card's
+        title, else its folder's name) and license (the card's `license:` field, else
+        the license files it carries, else unknown)."""
+        card = self.files.get("README.md", b"").decode("utf8", errors="replace")
+        name = self.files.get("source_dir.txt", b"checkpoint").decode("utf8", errors="replace")
+        license_name = ""
+        front_matter = card.split("---")[1] if card.startswith("---") and card.count("---") >= 2 else ""
+        for line in front_matter.splitlines():
+            if line.strip().startswith("license:"):
+                license_name = line.split(":", 1)[1].strip()
+        for line in card.splitlines():
+            if line.startswith("# "):
+                name = line[2:].strip()
+                break
+        carried = [file for file in PROVENANCE_FILES[1:] if file in self.files]
+        if not license_name and carried:
+            license_name = f"see {', '.join(carried)}"
+        if not license_name:
+            license_name = UNKNOWN_LICENSE
+        return {"name": name, "license": license_name, "note": "pretrained encoder, fine-tuned"}
 
     def config(self) -> Any:
         """The encoder's transformers config."""

@@ -17,7 +17,7 @@ from .checkpoint import extra_requirements
 from .labels import LabelValues, labels_from_argument, labels_from_examples
 from .loss import split_columns, tagger_loss
 from .persistence import component_from_bytes, component_from_disk, component_to_bytes, component_to_disk
-from .tagger_model import reads_checkpoint, set_label_counts
+from .tagger_model import checkpoint_of, reads_checkpoint, set_label_counts
 from .targets import TARGETS, check_labels, validate_targets
 from .torch_threads import apply_torch_threads, register_fork_handler
 from .value_checks import check_bool, check_float, check_int, check_str
@@ -155,6 +155,11 @@ class TorchTagger(TrainablePipe):
             # `spacy package` copies these into the package, which then installs the extra's libraries.
             requirements = nlp.meta.setdefault("requirements", [])
             requirements.extend(r for r in extra_requirements() if r not in requirements)
+            # The encoder's name and license travel in the meta (and `spacy package`'s README).
+            sources = nlp.meta.setdefault("sources", [])
+            source = checkpoint_of(self.model).source()
+            if source not in sources:
+                sources.append(source)
 
     def predict(self, docs: Iterable[Doc]) -> Predictions:
         """The index of the best label per token, per target, per doc."""

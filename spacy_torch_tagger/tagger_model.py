@@ -120,6 +120,14 @@ def reads_checkpoint(model: Model) -> bool:
     return hasattr(model.attrs["network_builder"], "checkpoint_dir")
 
 
+def checkpoint_of(model: Model) -> Checkpoint:
+    """The checkpoint files the model keeps (after initialize or loading)."""
+    checkpoint = model.attrs.get("checkpoint")
+    if not isinstance(checkpoint, Checkpoint):
+        raise ValueError("The torch_tagger network's checkpoint was never loaded: initialize first.")
+    return checkpoint
+
+
 def init(model: Model, X: Optional[Sequence[Doc]] = None, Y: Optional[object] = None) -> None:  # noqa: N803 (thinc's init signature)
     """Build the known-word table from the docs X (the training docs), read the
     checkpoint if the network has one, and build a fresh network."""

@@ -18,6 +18,7 @@ import torch
 from spacy.attrs import POS, TAG
 from thinc.api import Adam
 
+from spacy_torch_tagger.checkpoint import UNKNOWN_LICENSE
 from spacy_torch_tagger.convert import docs_to_batch
 from spacy_torch_tagger.tagger_model import network_of, tagger_shim
 
@@ -256,3 +257,36 @@ def test_the_pipeline_meta_requires_the_extra_so_spacy_package_installs_it(tiny_
     nlp.to_disk(tmp_path / "pipeline")
     saved = spacy.load(tmp_path / "pipeline").meta["requirements"]
     assert saved == nlp.meta["requirements"]
+
+
+@pytest.mark.parametrize(
+    "card, license_file, expected",
+    [
+        (
+            "---\nlicense: apache-2.0\n---\n\n# tiny-bert\n",
+            None,
+            {"name": "tiny-bert", "license": "apache-2.0"},
+        ),
+        (None, "LICENSE", {"name": "checkpoint", "license": "see LICENSE"}),
+        (None, None, {"name": "checkpoint", "license": UNKNOWN_LICENSE}),
+    ],
+)
+def test_the_checkpoints_name_and_license_travel_in_the_meta(
+    tiny_checkpoint, tmp_path, card, license_file, expected
+):
+    folder = shutil.copytree(tiny_checkpoint, tmp_path / "checkpoint")
+    if card is not None:
+        (folder / "README.md").write_text(card)
+    if license_file is not None:
+        (folder / license_file).write_text("Some license text\n")
+    nlp = spacy.blank("en")
+    nlp.add_pipe("torch_tagger", config=_config(folder))
+    nlp.initialize(lambda: corpus_examples(nlp)[:8])
+    assert [{key: source[key] for key in ("name", "license")} for source in nlp.meta["sources"]] == [expected]
+    nlp.to_disk(tmp_path / "pipeline")
+    shutil.rmtree(folder)
+    loaded = spacy.load(tmp_path / "pipeline")
+    assert loaded.meta["sources"] == nlp.meta["sources"]
+    files = loaded.get_pipe("torch_tagger").model.attrs["checkpoint"].files
+    assert ("README.md" in files) == (card is not None)
+    assert ("LICENSE" in files) == (license_file is not None)
