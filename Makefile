@@ -13,7 +13,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml requirements/torch-cpu.txt requirem
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements/torch-cpu.txt
-	$(BIN)/python -m pip install --quiet -c requirements/torch-cpu.txt -r requirements/dev.txt -e ".[transformers,report]"
+	$(BIN)/python -m pip install --quiet -c requirements/torch-cpu.txt -r requirements/dev.txt -e ".[transformers,report,ray]"
 	touch $@
 
 # Train on the bundled corpus with `spacy train`, then tag a sentence with the best model.

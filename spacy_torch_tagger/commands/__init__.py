@@ -10,6 +10,7 @@ from typing import Dict
 
 # Subcommand name -> module inside this package.
 COMMANDS: Dict[str, str] = {
+    "annotate": "annotate",
     "report": "report",
 }
 
