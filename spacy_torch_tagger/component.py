@@ -13,17 +13,32 @@ from spacy.vocab import Vocab
 from thinc.api import Model, Optimizer, set_dropout_rate
 from thinc.types import Floats2d, Ints1d, Ints2d
 
+from .calibration import check_temperatures
 from .checkpoint import extra_requirements
 from .labels import LabelValues, labels_from_argument, labels_from_examples
 from .loss import split_columns, tagger_loss
 from .persistence import component_from_bytes, component_from_disk, component_to_bytes, component_to_disk
+from .probabilities import (
+    TargetProbabilities,
+    batch_probabilities,
+    check_extensions,
+    register_extensions,
+    write_probabilities,
+)
 from .tagger_model import checkpoint_of, reads_checkpoint, set_label_counts
 from .targets import TARGETS, check_labels, validate_targets
 from .torch_threads import apply_torch_threads, register_fork_handler
 from .value_checks import check_bool, check_float, check_int, check_str
 
-# Per-doc predictions: target -> one array of label indices per doc.
-Predictions = Dict[str, List[Ints1d]]
+
+class Predictions(Dict[str, List[Ints1d]]):
+    """Per-doc predictions: target -> one array of label indices per doc.
+
+    `probabilities` holds one {target: TargetProbabilities} per doc when the
+    component is asked for probabilities or top-k labels, else None.
+    """
+
+    probabilities: Optional[List[Dict[str, TargetProbabilities]]] = None
 
 
 class TorchTagger(TrainablePipe):
@@ -44,9 +59,13 @@ class TorchTagger(TrainablePipe):
         neg_prefix: str = "!",
         label_smoothing: float = 0.0,
         torch_threads: Optional[int] = 1,
+        probabilities: bool = False,
+        top_k: int = 0,
         scorer: Optional[Callable] = None,
     ) -> None:
         targets = validate_targets(targets)
+        check_bool("torch_tagger", "probabilities", probabilities)
+        check_int("torch_tagger", "top_k", top_k, 0)
         check_float("torch_tagger", "label_smoothing", label_smoothing, 0.0, 1.0)
         check_bool("torch_tagger", "overwrite", overwrite)
         check_str("torch_tagger", "neg_prefix", neg_prefix)
@@ -57,15 +76,23 @@ class TorchTagger(TrainablePipe):
         self.name = name
         self.scorer = scorer
         self.torch_threads = torch_threads
+        # Not in cfg (not saved): a value passed when loading applies.
+        self.probabilities = probabilities
+        self.top_k = top_k
         self.cfg: Dict[str, Any] = {
             "labels": {target: [] for target in targets},
             "label_smoothing": float(label_smoothing),
             "neg_prefix": neg_prefix,
             "overwrite": overwrite,
             "targets": targets,
+            # Calibration (calibration.py): probabilities are softmax(logits / T) per target.
+            "temperatures": {target: 1.0 for target in targets},
         }
         self._label_values = LabelValues()
         register_fork_handler()
+        register_extensions()
+        if probabilities or top_k:
+            check_extensions()
 
     @property
     def targets(self) -> List[str]:
@@ -161,17 +188,42 @@ class TorchTagger(TrainablePipe):
             if source not in sources:
                 sources.append(source)
 
+    @property
+    def temperatures(self) -> Dict[str, float]:
+        """The calibration temperature of each target (1.0: uncalibrated)."""
+        return dict(self.cfg["temperatures"])
+
+    def set_temperatures(self, temperatures: Dict[str, float]) -> None:
+        """Set the calibration temperature of every target (saved with the pipeline)."""
+        self.cfg["temperatures"] = check_temperatures(
+            f"torch_tagger '{self.name}'", temperatures, self.targets
+        )
+
     def predict(self, docs: Iterable[Doc]) -> Predictions:
-        """The index of the best label per token, per target, per doc."""
+        """The index of the best label per token, per target, per doc (and the
+        probabilities when `probabilities` or `top_k` asks for them)."""
         docs = list(docs)
+        wants_probabilities = self.probabilities or self.top_k > 0
         if not any(len(doc) for doc in docs):
-            return {target: [self.model.ops.alloc1i(0) for _ in docs] for target in self.targets}
+            empty = Predictions(
+                {target: [self.model.ops.alloc1i(0) for _ in docs] for target in self.targets}
+            )
+            if wants_probabilities:
+                empty.probabilities = [{} for _ in docs]
+            return empty
         apply_torch_threads(self.torch_threads)
         scores = self.model.predict(docs)
-        predictions: Predictions = {target: [] for target in self.targets}
+        predictions = Predictions({target: [] for target in self.targets})
         for doc_scores in scores:
             for target, columns in split_columns(doc_scores, self.cfg["labels"]):
                 predictions[target].append(columns.argmax(axis=1))
+        if wants_probabilities:
+            predictions.probabilities = batch_probabilities(
+                [_to_numpy(doc_scores) for doc_scores in scores],
+                self.cfg["labels"],
+                self.cfg["temperatures"],
+                self.top_k,
+            )
         return predictions
 
     def set_annotations(self, docs: Iterable[Doc], predictions: Predictions) -> None:
@@ -190,6 +242,11 @@ class TorchTagger(TrainablePipe):
                 existing = doc.to_array(attrs).reshape(new.shape)
                 new = existing + (existing == 0) * new
             doc.from_array(attrs, cast(Ints2d, new))
+            probabilities = getattr(predictions, "probabilities", None)
+            if probabilities is not None:
+                write_probabilities(
+                    doc, probabilities[i], self.cfg["labels"], best=self.probabilities, top_k=self.top_k > 0
+                )
 
     def update(
         self,

@@ -13,6 +13,9 @@ from spacy.tokens import Doc
 from thinc.api import Model
 from thinc.types import Floats2d
 
+# Imported for its registration: `spacy train` creates the pipeline (and so imports
+# this module) before it resolves [training.before_to_disk].
+from . import calibrate_pipeline  # noqa: F401
 from .component import TorchTagger
 from .scorer import COMBINED_KEY
 from .targets import TARGETS
@@ -43,6 +46,8 @@ DEFAULT_SCORE_WEIGHTS: Dict[str, Optional[float]] = {
         "neg_prefix": "!",
         "label_smoothing": 0.0,
         "torch_threads": 1,
+        "probabilities": False,
+        "top_k": 0,
         "scorer": {"@scorers": "spacy_torch_tagger.scorer.v1"},
     },
     default_score_weights=DEFAULT_SCORE_WEIGHTS,
@@ -56,6 +61,8 @@ def make_torch_tagger(
     neg_prefix: str,
     label_smoothing: float,
     torch_threads: Optional[int],
+    probabilities: bool,
+    top_k: int,
     scorer: Optional[Callable],
 ) -> TorchTagger:
     """Create a torch_tagger: one PyTorch network predicting tag, pos and/or morph."""
@@ -68,5 +75,7 @@ def make_torch_tagger(
         neg_prefix=neg_prefix,
         label_smoothing=label_smoothing,
         torch_threads=torch_threads,
+        probabilities=probabilities,
+        top_k=top_k,
         scorer=scorer,
     )

@@ -13,6 +13,7 @@ from spacy import util
 from spacy.vocab import Vocab
 from thinc.api import Model
 
+from .calibration import check_temperatures
 from .errors import ModelFileError
 from .tagger_model import label_counts, load_model
 from .targets import check_labels
@@ -85,10 +86,21 @@ def load_cfg(tagger: SavedComponent, cfg: Any) -> None:
         ):
             raise ValueError(f"torch_tagger '{tagger.name}': the saved cfg is damaged ({target} labels).")
         check_labels(target, labels[target])
+    if "temperatures" in cfg:  # absent in pipelines saved before calibration existed: 1.0 stays
+        cfg = {**cfg, "temperatures": _saved_temperatures(tagger, cfg["temperatures"])}
     tagger.cfg.update(cfg)
     for target in tagger.targets:
         for label in labels[target]:
             tagger.vocab.strings.add(label)
+
+
+def _saved_temperatures(tagger: SavedComponent, temperatures: Any) -> Dict[str, float]:
+    try:
+        return check_temperatures(f"torch_tagger '{tagger.name}'", temperatures, tagger.targets)
+    except ValueError as error:
+        raise ValueError(
+            f"{error} The saved cfg is damaged: re-run calibration or re-save the pipeline."
+        ) from error
 
 
 def load_model_bytes(tagger: SavedComponent, data: bytes, source: str) -> None:

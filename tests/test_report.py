@@ -99,12 +99,18 @@ def test_report_writes_markdown_json_and_figures(single):
     report_md = (single / "report.md").read_text(encoding="utf8")
     names = _figures(report_md)
     assert set(names) == {"accuracy.png"} | {
-        f"{kind}_{target}.png" for kind in ("labels", "confusion", "bands") for target in ("tag", "pos")
+        f"{kind}_{target}.png"
+        for kind in ("labels", "confusion", "bands", "reliability")
+        for target in ("tag", "pos")
     }
     _assert_pngs(single, names)
     assert sorted(p.name for p in single.glob("*.png")) == sorted(names)
     assert "skipped, no training corpus given" in report_md
-    assert "Skipped: the pipeline gives no per-token probabilities" in report_md
+    # The report switches the torch_tagger's probabilities on: every compared token has one.
+    report = json.loads((single / "report.json").read_text())
+    for target in ("tag", "pos"):
+        analysis_json = report["pipelines"][0]["targets"][target]
+        assert analysis_json["reliability"]["tokens"] == analysis_json["tokens_compared"]
     assert "**" in report_md  # example contexts with the token marked
 
 

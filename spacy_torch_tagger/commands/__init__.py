@@ -11,6 +11,7 @@ from typing import Dict
 # Subcommand name -> module inside this package.
 COMMANDS: Dict[str, str] = {
     "annotate": "annotate",
+    "calibrate": "calibrate",
     "report": "report",
 }
 

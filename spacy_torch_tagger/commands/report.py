@@ -54,13 +54,15 @@ def run(args: argparse.Namespace, probability_of: Optional["ProbabilityOf"] = No
     """Evaluate, analyse, draw and write; 1 with a message on stderr when the input is unusable.
 
     probability_of(token, target) -> Optional[float] gives the probability of a predicted
-    token's label for the reliability diagrams; by default there is none and they are skipped.
+    token's label for the reliability diagrams; by default, a torch_tagger's own (switched on
+    for the report); where it gives None, the diagram is skipped.
     """
     import spacy
 
+    from ..component import TorchTagger
     from ..report.build import ReportWriter
     from ..report.evaluation import evaluate, load_examples
-    from ..report.tokens import no_probabilities, training_word_counts
+    from ..report.tokens import torch_tagger_probability, training_word_counts
 
     paths = [args.pipeline] + ([args.compare] if args.compare is not None else [])
     for path in paths:
@@ -73,6 +75,9 @@ def run(args: argparse.Namespace, probability_of: Optional["ProbabilityOf"] = No
     word_counts = None
     for name, path in zip(pipeline_names(paths), paths, strict=True):
         nlp = spacy.load(path)
+        for _, pipe in nlp.pipeline:
+            if isinstance(pipe, TorchTagger):
+                pipe.probabilities = True
         if word_counts is None and args.train is not None:
             word_counts = training_word_counts(nlp, args.train)
         examples = load_examples(nlp, args.data, args.gold_preproc)
@@ -86,7 +91,7 @@ def run(args: argparse.Namespace, probability_of: Optional["ProbabilityOf"] = No
         gold_preproc=args.gold_preproc,
         word_counts=word_counts,
         train_path=args.train,
-        probability_of=probability_of or no_probabilities,
+        probability_of=probability_of or torch_tagger_probability,
     )
     report = writer.write()
     print(f"Wrote {report}, report.json and {len(list(args.output.glob('*.png')))} figures.")

@@ -8,6 +8,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy
 from numpy.typing import ArrayLike
 
+from ..calibration import ECE_BINS, calibration_error, confidence_bins
+
 # (name, lowest, highest) count of the word in the training corpus; 0 is "unseen".
 FREQUENCY_BANDS: Tuple[Tuple[str, float, float], ...] = (
     ("unseen", 0, 0),
@@ -129,7 +131,7 @@ def accuracy_by_band(
 
 @dataclass(frozen=True)
 class ReliabilityBin:
-    """Tokens whose predicted label's probability is in [low, high)."""
+    """Tokens whose predicted label's probability is in (low, high]."""
 
     low: float
     high: float
@@ -147,23 +149,21 @@ class Reliability:
     expected_calibration_error: Optional[float]
 
 
-def reliability(probabilities: ArrayLike, correct: ArrayLike, n_bins: int = 10) -> Reliability:
-    """Equal-width bins over [0, 1] of the tokens that have a probability (not NaN)."""
+def reliability(probabilities: ArrayLike, correct: ArrayLike, n_bins: int = ECE_BINS) -> Reliability:
+    """Equal-width bins (low, high] of the tokens that have a probability (not NaN),
+    and their ECE as the calibrate command computes it."""
     prob = numpy.asarray(probabilities, dtype=float)
     right = numpy.asarray(correct, dtype=bool)
     keep = ~numpy.isnan(prob)
     prob, right = prob[keep], right[keep]
     edges = numpy.linspace(0.0, 1.0, n_bins + 1)
-    which = numpy.clip(numpy.searchsorted(edges, prob, side="right") - 1, 0, n_bins - 1)
+    which = confidence_bins(prob, n_bins)
     bins = []
-    gap = 0.0
     for b in range(n_bins):
         inside = which == b
         n = int(inside.sum())
         mean_p = float(prob[inside].mean()) if n else None
         acc = float(right[inside].mean()) if n else None
-        if mean_p is not None and acc is not None:
-            gap += n * abs(acc - mean_p)
         bins.append(ReliabilityBin(float(edges[b]), float(edges[b + 1]), n, mean_p, acc))
     total = int(keep.sum())
-    return Reliability(tuple(bins), total, gap / total if total else None)
+    return Reliability(tuple(bins), total, calibration_error(prob, right, n_bins) if total else None)

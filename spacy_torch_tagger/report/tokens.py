@@ -17,6 +17,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin, Token
 from spacy.training import Example
 
+from ..probabilities import PROBS_EXTENSION
 from ..targets import TARGETS
 
 # The label shown where the pipeline left a token's target unset.
@@ -30,6 +31,15 @@ ProbabilityOf = Callable[[Token, str], Optional[float]]
 def no_probabilities(token: Token, target: str) -> Optional[float]:
     """The ProbabilityOf of a pipeline that exposes no probabilities."""
     return None
+
+
+def torch_tagger_probability(token: Token, target: str) -> Optional[float]:
+    """The probability a torch_tagger (with `probabilities` on) gave its label for
+    the token's target, or None."""
+    if not Token.has_extension(PROBS_EXTENSION):
+        return None
+    probabilities = getattr(token._, PROBS_EXTENSION)
+    return None if probabilities is None else probabilities.get(target)
 
 
 @dataclass
