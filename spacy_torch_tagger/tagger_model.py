@@ -12,6 +12,7 @@ tokenizer (attr "checkpoint", saved), the builder gets it as `checkpoint=`,
 and every batch carries the word pieces of its tokens.
 """
 
+import inspect
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, cast
 
 import numpy
@@ -117,7 +118,9 @@ def piece_windows(builder: NetworkBuilder, checkpoint: Checkpoint) -> Tuple[int,
 
 def reads_checkpoint(model: Model) -> bool:
     """Whether the network builder starts from a pretrained checkpoint."""
-    return hasattr(model.attrs["network_builder"], "checkpoint_dir")
+    # Static lookup: evaluating the attribute would resolve the checkpoint, which a
+    # loaded pipeline does not need (its package or folder may be absent there).
+    return inspect.getattr_static(model.attrs["network_builder"], "checkpoint_dir", None) is not None
 
 
 def checkpoint_of(model: Model) -> Checkpoint:

