@@ -1,6 +1,7 @@
 """Words per second of `python -m spacy_torch_tagger annotate`: the local engine on 1
-and 2 processes and the Ray engine (a local Ray started for the run, or --ray-address),
-all in one run on the same input.
+and 2 processes and the Ray engine (a local Ray started for the run, or --ray-address)
+with its two writers (the records back to this process, or Ray Data's Datasink), all
+in one run on the same input.
 
 The input is UD English-EWT dev text (one sentence per line, from the .spacy corpus
 when present, else from the CoNLL-U `# text =` lines) repeated to about --words
@@ -32,7 +33,13 @@ from spacy_torch_tagger.annotate.job import AnnotateOptions, annotate
 REPO = Path(__file__).resolve().parent.parent
 DEV_SPACY = REPO / "training" / "ewt_corpus" / "en_ewt-ud-dev.spacy"
 DEV_CONLLU = REPO.parent / "shared" / "corpora" / "ud_english_ewt" / "en_ewt-ud-dev.conllu"
-ENGINES = {"local-1": ("local", 1), "local-2": ("local", 2), "ray": ("ray", None)}
+# name: (engine, local processes, Ray writer)
+ENGINES = {
+    "local-1": ("local", 1, "driver"),
+    "local-2": ("local", 2, "driver"),
+    "ray": ("ray", None, "driver"),
+    "ray-datasink": ("ray", None, "datasink"),
+}
 
 
 def dev_texts(path: Path) -> List[str]:
@@ -80,7 +87,12 @@ def main() -> None:
     parser.add_argument("--ray-workers", type=int, default=2, help="Ray actors (default 2)")
     parser.add_argument("--ray-address", default=None, help="a Ray cluster to join instead of a local one")
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--shard-size", type=int, default=10_000)
+    parser.add_argument(
+        "--shard-size",
+        type=int,
+        default=1_000,
+        help="input lines per shard, the Datasink writer's unit of work",
+    )
     parser.add_argument(
         "--output", type=Path, default=REPO / "benchmarks" / "results" / "annotate_speed.json"
     )
@@ -104,7 +116,7 @@ def main() -> None:
         results["input"] = write_input(texts, args.words, input_path)
         print(f"input: {results['input']}", file=sys.stderr)
         for name in args.engines.split(","):
-            engine, n_process = ENGINES[name]
+            engine, n_process, ray_writer = ENGINES[name]
             options = AnnotateOptions(
                 pipeline=args.pipeline,
                 input=input_path,
@@ -115,6 +127,7 @@ def main() -> None:
                 shard_size=args.shard_size,
                 ray_address=args.ray_address,
                 progress=False,
+                ray_writer=ray_writer,
             )
             start = time.perf_counter()
             manifest = annotate(options)
@@ -132,6 +145,7 @@ def main() -> None:
                 import ray
 
                 run["ray"] = ray.__version__
+                run["ray_writer"] = ray_writer
                 run["ray_address"] = args.ray_address or "local, started for the run"
             results["runs"][name] = run
             print(f"{name}: {run}", file=sys.stderr)

@@ -268,3 +268,39 @@ def test_ray_docbin_shards_hold_the_local_engines_docs(ray_cluster, pipeline_dir
     for a, b in zip(local, on_ray, strict=True):
         assert a.to_json() == b.to_json()
         assert (a.user_data["id"], a.user_data["line"]) == (b.user_data["id"], b.user_data["line"])
+
+
+@pytest.mark.timeout(240)
+def test_ray_datasink_writes_the_local_engines_shards_and_resumes(
+    ray_cluster, local_output, pipeline_dir, jsonl_input, tmp_path
+):
+    output = tmp_path / "out"
+    options = ["--engine", "ray", "--ray-writer", "datasink", "--n-process", "2", "--batch-size", "16"]
+    assert annotate(pipeline_dir, jsonl_input, output, *options) == 0
+    assert shard_bytes(output) == shard_bytes(local_output)
+    manifest = json.loads((output / "_manifest.json").read_text())
+    assert (manifest["records"], manifest["ray_writer"]) == (137, "datasink")
+    (output / "part-00002.jsonl").unlink()
+    assert annotate(pipeline_dir, jsonl_input, output, *options) == 0
+    assert shard_bytes(output) == shard_bytes(local_output)
+    rerun = json.loads((output / "_manifest.json").read_text())
+    written = [shard["written"] for shard in rerun["shards"]]
+    assert written == ["earlier run", "earlier run", "this run", "earlier run"]
+
+
+@pytest.mark.timeout(240)
+def test_ray_datasink_retries_the_shard_of_a_killed_worker(
+    ray_cluster, pipeline_dir, jsonl_input, tmp_path, monkeypatch
+):
+    assert annotate(pipeline_dir, jsonl_input, tmp_path / "local", "--format", "docbin") == 0
+    marker = tmp_path / "crashed"
+    monkeypatch.setenv(CRASH_ONCE_ENV, str(marker))
+    output = tmp_path / "ray"
+    options = ["--format", "docbin", "--engine", "ray", "--ray-writer", "datasink", "--n-process", "2"]
+    assert annotate(pipeline_dir, jsonl_input, output, *options) == 0
+    assert marker.exists()  # a worker did exit mid-run
+    nlp = spacy.load(pipeline_dir)
+    local, on_ray = read_docs(tmp_path / "local", nlp), read_docs(output, nlp)
+    assert [doc.to_json() for doc in on_ray] == [doc.to_json() for doc in local]
+    assert [doc.user_data["line"] for doc in on_ray] == [doc.user_data["line"] for doc in local]
+    assert not list(output.glob(".part-*.tmp"))

@@ -11,6 +11,7 @@ from .reading import BadInputError, BadLine, Document, input_files, read_input
 from .shards import ShardPlan, ShardSink, count_records, finished_shards, prepare_output, write_manifest
 
 MAX_REPORTED = 100  # bad lines printed on stderr; the manifest lists all of them
+RAY_WRITERS = ("driver", "datasink")
 
 
 @dataclass
@@ -29,6 +30,7 @@ class AnnotateOptions:
     ray_address: Optional[str] = None
     progress: bool = True
     max_retries: Optional[int] = None  # ray: None keeps Ray Data's default (no limit)
+    ray_writer: str = "driver"  # ray: "driver" (this process writes) or "datasink" (Ray Data writes)
 
 
 @dataclass
@@ -82,6 +84,10 @@ def annotate(options: AnnotateOptions, log: Optional[IO[str]] = None) -> Dict[st
     log = log or sys.stderr
     if options.shard_size < 1 or options.batch_size < 1:
         raise BadInputError("--shard-size and --batch-size must be at least 1")
+    if options.ray_writer not in RAY_WRITERS:
+        raise BadInputError(
+            f"--ray-writer must be one of {', '.join(RAY_WRITERS)}, not {options.ray_writer!r}"
+        )
     scan = scan_input(options, log)
     if scan.bad_lines and options.on_bad_line != "skip":
         first = scan.bad_lines[0]
@@ -112,8 +118,25 @@ def annotate(options: AnnotateOptions, log: Optional[IO[str]] = None) -> Dict[st
     progress = Progress(
         sum(scan.documents_per_shard.get(k, 0) for k in pending), options.progress and bool(pending)
     )
+    written: Dict[int, int] = {}
+    ray_writes = options.engine == "ray" and options.ray_writer == "datasink"
     try:
-        if pending and options.engine == "ray":
+        if pending and ray_writes:
+            from .ray_datasink import annotate_ray_datasink
+
+            written = annotate_ray_datasink(
+                pipeline,
+                documents,
+                options.output,
+                plan,
+                pending,
+                progress,
+                n_workers=options.n_process,
+                batch_size=options.batch_size,
+                address=options.ray_address,
+                max_retries=options.max_retries,
+            )
+        elif pending and options.engine == "ray":
             from .ray_engine import annotate_ray
 
             annotate_ray(
@@ -134,10 +157,12 @@ def annotate(options: AnnotateOptions, log: Optional[IO[str]] = None) -> Dict[st
             annotate_local(
                 spacy.load(pipeline), documents, sink, progress, options.n_process or 1, options.batch_size
             )
-        sink.finish()
+        if not ray_writes:
+            sink.finish()
+            written = sink.counts
     finally:
         progress.close()
-    manifest = _manifest(options, plan, scan, sink.counts, earlier, progress)
+    manifest = _manifest(options, plan, scan, written, earlier, progress)
     write_manifest(options.output, manifest)
     print(
         f"annotate: {manifest['records']} records in {plan.n_shards} shards under {options.output} "
@@ -178,6 +203,7 @@ def _manifest(
         "input": str(options.input),
         "format": plan.format,
         "engine": options.engine,
+        **({"ray_writer": options.ray_writer} if options.engine == "ray" else {}),
         "shard_size": plan.shard_size,
         "lines": scan.n_lines,
         "documents": scan.n_documents,

@@ -11,6 +11,7 @@ class Progress:
     """Counts documents and words; shows them on stderr unless disabled."""
 
     def __init__(self, total_docs: int, enabled: bool = True, label: str = "annotate") -> None:
+        self.enabled = enabled
         self.docs = 0
         self.words = 0
         self._start = time.perf_counter()

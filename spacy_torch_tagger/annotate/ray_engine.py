@@ -13,8 +13,9 @@ missing, repeated or out of order fails the run instead of writing a wrong shard
 import json
 import logging
 import os
+from contextlib import contextmanager
 from types import ModuleType
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, Iterator, List, Optional
 
 import numpy
 
@@ -59,7 +60,7 @@ class Annotator:
         self.crash_marker = crash_marker
 
     def __call__(self, batch: Dict[str, numpy.ndarray]) -> Dict[str, numpy.ndarray]:
-        self._maybe_crash()
+        crash_once(self.crash_marker)
         sources = [json.loads(source) for source in batch["source"]]
         payloads: List[Any] = []
         words: List[int] = []
@@ -79,14 +80,50 @@ class Annotator:
             "payload": numpy.asarray(payloads, dtype=object),
         }
 
-    def _maybe_crash(self) -> None:
-        if not self.crash_marker:
-            return
-        try:
-            os.close(os.open(self.crash_marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-        except FileExistsError:
-            return
-        os._exit(1)
+
+def crash_once(marker: Optional[str]) -> None:
+    """The test hook: exit this worker process at once if `marker` can be created."""
+    if not marker:
+        return
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return
+    os._exit(1)
+
+
+@contextmanager
+def ray_session(address: Optional[str], n_workers: Optional[int]) -> Iterator[ModuleType]:
+    """`ray` joined to the cluster at `address` (e.g. "auto"), to one this process already
+    joined, or to a local one started for the block (`n_workers` CPUs) and shut down after it."""
+    ray = require_ray()
+    started = False
+    if not ray.is_initialized():
+        if address:
+            ray.init(address=address, logging_level=logging.WARNING)
+        else:
+            ray.init(num_cpus=n_workers, include_dashboard=False, logging_level=logging.WARNING)
+            started = True
+    try:
+        yield ray
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def cluster_cpus(ray: ModuleType) -> int:
+    """The CPUs of the cluster `ray` is joined to (at least 1)."""
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def actor_pool_arguments(
+    ray: ModuleType, n_workers: Optional[int], max_retries: Optional[int]
+) -> Dict[str, Any]:
+    """`map_batches` arguments for a pool of one-CPU actors: `n_workers` of them (default:
+    one per CPU of the cluster), restarted and retried `max_retries` times (default: no limit)."""
+    n_workers = n_workers or cluster_cpus(ray)
+    retries = {} if max_retries is None else {"max_restarts": max_retries, "max_task_retries": max_retries}
+    return {"compute": ray.data.ActorPoolStrategy(size=n_workers), "num_cpus": 1, **retries}
 
 
 def annotate_ray(
@@ -105,19 +142,8 @@ def annotate_ray(
     joined, or starts a local one for the run (`n_workers` CPUs). `pipeline` must load
     with `spacy.load` on every node: a package name or a path present on each.
     `n_workers` actors (default: one per CPU of the cluster), one CPU each."""
-    ray = require_ray()
-    started = False
-    if not ray.is_initialized():
-        if address:
-            ray.init(address=address, logging_level=logging.WARNING)
-        else:
-            ray.init(num_cpus=n_workers, include_dashboard=False, logging_level=logging.WARNING)
-            started = True
-    try:
+    with ray_session(address, n_workers) as ray:
         _run(ray, pipeline, documents, sink, progress, n_workers, batch_size, max_retries)
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def _run(
@@ -136,11 +162,9 @@ def _run(
     ]
     if not items:
         return
-    n_workers = n_workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
     context.enable_progress_bars = False
-    retries = {} if max_retries is None else {"max_restarts": max_retries, "max_task_retries": max_retries}
     blocks = min(-(-len(items) // batch_size), 10_000)  # a block per batch
     dataset = ray.data.from_items(items, override_num_blocks=blocks)
     tagged = dataset.map_batches(
@@ -153,9 +177,7 @@ def _run(
         },
         batch_size=batch_size,
         batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(size=n_workers),
-        num_cpus=1,
-        **retries,
+        **actor_pool_arguments(ray, n_workers, max_retries),
     )
     vocab = None
     expected = iter([item["position"] for item in items])

@@ -177,6 +177,17 @@ class ShardSink:
         self._current = WRITERS[self.plan.format](self.output / self.plan.name(shard))
 
 
+def shard_content(format: str, payloads: Sequence[Any]) -> bytes:
+    """A whole shard's file content, as the writers above write it: JSON lines each
+    ending in a newline, or a DocBin of the docs with their user_data."""
+    if format == "jsonl":
+        return "".join(f"{line}\n" for line in payloads).encode("utf-8")
+    docs = DocBin(store_user_data=True)
+    for doc in payloads:
+        docs.add(doc)
+    return docs.to_bytes()
+
+
 def count_records(path: Path, format: str) -> int:
     """Records in a finished shard."""
     if format == "jsonl":

@@ -53,6 +53,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="ray: restarts of a dead worker and retries of its batch (default: Ray Data's, no limit)",
     )
+    parser.add_argument(
+        "--ray-writer",
+        choices=["driver", "datasink"],
+        default="driver",
+        help="ray: who writes the shards. driver (default): the records come back to this process, "
+        "which writes them; datasink: Ray Data writes each shard from the cluster (a task tags a "
+        "whole shard; OUTPUT must be at the same path on every node)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
@@ -78,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         ray_address=args.ray_address,
         progress=not args.no_progress,
         max_retries=args.max_retries,
+        ray_writer=args.ray_writer,
     )
     try:
         annotate(options)
