@@ -120,35 +120,23 @@ def annotate(options: AnnotateOptions, log: Optional[IO[str]] = None) -> Dict[st
     )
     written: Dict[int, int] = {}
     ray_writes = options.engine == "ray" and options.ray_writer == "datasink"
+    ray_options: Dict[str, Any] = {
+        "n_workers": options.n_process,
+        "batch_size": options.batch_size,
+        "address": options.ray_address,
+        "max_retries": options.max_retries,
+    }
     try:
         if pending and ray_writes:
             from .ray_datasink import annotate_ray_datasink
 
             written = annotate_ray_datasink(
-                pipeline,
-                documents,
-                options.output,
-                plan,
-                pending,
-                progress,
-                n_workers=options.n_process,
-                batch_size=options.batch_size,
-                address=options.ray_address,
-                max_retries=options.max_retries,
+                pipeline, documents, options.output, plan, pending, progress, **ray_options
             )
         elif pending and options.engine == "ray":
             from .ray_engine import annotate_ray
 
-            annotate_ray(
-                pipeline,
-                documents,
-                sink,
-                progress,
-                n_workers=options.n_process,
-                batch_size=options.batch_size,
-                address=options.ray_address,
-                max_retries=options.max_retries,
-            )
+            annotate_ray(pipeline, documents, sink, progress, **ray_options)
         elif pending:
             import spacy
 

@@ -11,7 +11,6 @@ filesystem); a shard is the unit of work, so use at least as many shards as work
 """
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -19,7 +18,8 @@ import numpy
 
 from .progress import Progress
 from .ray_engine import (
-    CRASH_ONCE_ENV,
+    PipelineActor,
+    actor_arguments,
     actor_pool_arguments,
     cluster_cpus,
     crash_once,
@@ -27,24 +27,14 @@ from .ray_engine import (
     require_ray,
 )
 from .reading import Document
-from .records import json_line, source_fields, with_source
+from .records import source_fields
 from .shards import ShardPlan, shard_content, write_atomically
 
 ShardCounts = Dict[int, Tuple[int, int]]  # shard -> (records, words)
 
 
-class ShardAnnotator:
-    """A Ray Data actor: loads the pipeline once, tags whole shards into their file bytes."""
-
-    def __init__(
-        self, pipeline: str, format: str, batch_size: int, crash_marker: Optional[str] = None
-    ) -> None:
-        import spacy
-
-        self.nlp = spacy.load(pipeline)
-        self.format = format
-        self.batch_size = batch_size
-        self.crash_marker = crash_marker
+class ShardAnnotator(PipelineActor):
+    """Tags whole shards into their files' bytes."""
 
     def __call__(self, batch: Dict[str, numpy.ndarray]) -> Dict[str, numpy.ndarray]:
         crash_once(self.crash_marker)
@@ -53,19 +43,12 @@ class ShardAnnotator:
         words: List[int] = []
         for documents in batch["documents"]:
             texts_and_sources = json.loads(documents)
-            payloads: List[Any] = []
-            n_words = 0
-            texts = (text for text, _source in texts_and_sources)
-            for doc, (_text, source) in zip(
-                self.nlp.pipe(texts, batch_size=self.batch_size), texts_and_sources, strict=True
-            ):
-                payloads.append(
-                    json_line(doc, source) if self.format == "jsonl" else with_source(doc, source)
-                )
-                n_words += len(doc)
-            contents.append(shard_content(self.format, payloads))
-            records.append(len(payloads))
-            words.append(n_words)
+            texts = [text for text, _source in texts_and_sources]
+            sources = [source for _text, source in texts_and_sources]
+            tagged = list(self.records(texts, sources))
+            contents.append(shard_content(self.format, [record for record, _n_words in tagged]))
+            records.append(len(tagged))
+            words.append(sum(n_words for _record, n_words in tagged))
         return {
             "shard": batch["shard"],
             "content": numpy.asarray(contents, dtype=object),
@@ -134,12 +117,7 @@ def annotate_ray_datasink(
         sink = shard_files_datasink(output.resolve(), plan)
         tagged = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
             ShardAnnotator,
-            fn_constructor_kwargs={
-                "pipeline": pipeline,
-                "format": plan.format,
-                "batch_size": batch_size,
-                "crash_marker": os.environ.get(CRASH_ONCE_ENV),
-            },
+            fn_constructor_kwargs=actor_arguments(pipeline, plan.format, batch_size),
             batch_size=1,
             batch_format="numpy",
             **actor_pool_arguments(ray, min(n_workers or cluster_cpus(ray), len(rows)), max_retries),

@@ -15,7 +15,7 @@ import logging
 import os
 from contextlib import contextmanager
 from types import ModuleType
-from typing import Any, Dict, Iterable, Iterator, List, Optional
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy
 
@@ -46,8 +46,8 @@ def require_ray() -> ModuleType:
     return ray
 
 
-class Annotator:
-    """A Ray Data actor: loads the pipeline once, tags batches of documents."""
+class PipelineActor:
+    """A Ray Data actor that loads the pipeline once; subclasses tag batches with `records`."""
 
     def __init__(
         self, pipeline: str, format: str, batch_size: int, crash_marker: Optional[str] = None
@@ -59,21 +59,36 @@ class Annotator:
         self.batch_size = batch_size
         self.crash_marker = crash_marker
 
+    def records(self, texts: Iterable[str], sources: Sequence[Dict[str, Any]]) -> Iterator[Tuple[Any, int]]:
+        """Each document's record (a JSON line, or the Doc with its source fields) and word count."""
+        for doc, source in zip(self.nlp.pipe(texts, batch_size=self.batch_size), sources, strict=True):
+            record = json_line(doc, source) if self.format == "jsonl" else with_source(doc, source)
+            yield record, len(doc)
+
+
+def actor_arguments(pipeline: str, format: str, batch_size: int) -> Dict[str, Any]:
+    """The `fn_constructor_kwargs` of a PipelineActor, with the test hook's marker from
+    this process's environment (the workers' may not have it)."""
+    return {
+        "pipeline": pipeline,
+        "format": format,
+        "batch_size": batch_size,
+        "crash_marker": os.environ.get(CRASH_ONCE_ENV),
+    }
+
+
+class Annotator(PipelineActor):
+    """Tags batches of documents into records (a DocBin doc as bytes, to travel back)."""
+
     def __call__(self, batch: Dict[str, numpy.ndarray]) -> Dict[str, numpy.ndarray]:
         crash_once(self.crash_marker)
+        texts = [str(text) for text in batch["text"]]
         sources = [json.loads(source) for source in batch["source"]]
         payloads: List[Any] = []
         words: List[int] = []
-        for doc, source in zip(
-            self.nlp.pipe([str(text) for text in batch["text"]], batch_size=self.batch_size),
-            sources,
-            strict=True,
-        ):
-            if self.format == "jsonl":
-                payloads.append(json_line(doc, source))
-            else:
-                payloads.append(with_source(doc, source).to_bytes())
-            words.append(len(doc))
+        for record, n_words in self.records(texts, sources):
+            payloads.append(record if self.format == "jsonl" else record.to_bytes())
+            words.append(n_words)
         return {
             "position": batch["position"],
             "words": numpy.asarray(words, dtype=numpy.int64),
@@ -169,12 +184,7 @@ def _run(
     dataset = ray.data.from_items(items, override_num_blocks=blocks)
     tagged = dataset.map_batches(
         Annotator,
-        fn_constructor_kwargs={
-            "pipeline": pipeline,
-            "format": sink.plan.format,
-            "batch_size": batch_size,
-            "crash_marker": os.environ.get(CRASH_ONCE_ENV),
-        },
+        fn_constructor_kwargs=actor_arguments(pipeline, sink.plan.format, batch_size),
         batch_size=batch_size,
         batch_format="numpy",
         **actor_pool_arguments(ray, n_workers, max_retries),

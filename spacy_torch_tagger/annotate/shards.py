@@ -116,19 +116,19 @@ class JsonlShardWriter:
 
 
 class DocBinShardWriter:
-    """Docs gathered in a DocBin (with user_data), written atomically on commit."""
+    """Docs gathered, written atomically as one DocBin (with user_data) on commit."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.count = 0
-        self._docs = DocBin(store_user_data=True)
+        self._docs: List[Doc] = []
 
     def add(self, payload: Doc) -> None:
-        self._docs.add(payload)
+        self._docs.append(payload)
         self.count += 1
 
     def commit(self) -> None:
-        write_atomically(self.path, self._docs.to_bytes())
+        write_atomically(self.path, shard_content("docbin", self._docs))
 
 
 WRITERS: Dict[str, Callable[[Path], ShardWriter]] = {"jsonl": JsonlShardWriter, "docbin": DocBinShardWriter}
