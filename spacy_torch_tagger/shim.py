@@ -36,7 +36,8 @@ class TaggerShim(PyTorchShim):
     network's device (CPU or CUDA), without gradient scaling.
 
     With `int8_inference`, `predict` on CPU runs an int8 copy of the network
-    (see network/int8.py), rebuilt whenever the weights may have changed:
+    (see network/int8.py; a token's results do not depend on its batch), rebuilt
+    whenever the weights may have changed:
     after an update, inside and after `use_params`, after loading, after a
     device move, or when the network object is replaced.
     """
@@ -99,11 +100,17 @@ class TaggerShim(PyTorchShim):
             try:
                 return network(*inputs.args, **inputs.kwargs)
             except (AttributeError, TypeError, RuntimeError) as error:
+                layers = (
+                    "its own int8 copy"
+                    if hasattr(self._model, "int8_copy")
+                    else (
+                        f"the int8 layers {sorted(quantizable_layers(self._model))}; a layer whose forward "
+                        "reads their .weight tensors directly cannot run them"
+                    )
+                )
                 raise RuntimeError(
                     "torch_tagger int8_inference: the int8 copy of the network failed "
-                    f"({type(error).__name__}: {error}). Its quantized layers are "
-                    f"{sorted(quantizable_layers(self._model))}; a layer whose forward reads "
-                    "their .weight tensors directly cannot run them. Set int8_inference = false."
+                    f"({type(error).__name__}: {error}). It runs {layers}. Set int8_inference = false."
                 ) from error
 
     def begin_update(self, inputs: ArgsKwargs) -> Tuple[Any, Callable]:

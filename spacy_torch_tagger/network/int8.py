@@ -1,17 +1,24 @@
-"""An int8 copy of a network for CPU inference (torch's dynamic quantization)."""
+"""An int8 copy of a network for CPU inference, whose results for a sequence do not
+depend on the other sequences of its batch.
+
+A network with an `int8_copy()` method (LSTMTagger) makes its own copy. In any other
+network every nn.Linear becomes an Int8Linear (each row scaled by its own range) and
+every nn.LSTM without projections an Int8LSTM, except layers inside a stock torch
+transformer layer (READS_CHILD_WEIGHTS), which stay float.
+"""
 
 import copy
-import warnings
-from typing import Set
+from typing import Callable, Optional, Set, cast
 
-import torch
 from torch import nn
 
-QUANTIZED_TYPES = (nn.LSTM, nn.Linear)
+from .int8_linear import Int8Linear
+from .int8_lstm import Int8LSTM
+from .int8_matmul import check_int8_support
 
 # Stock layers whose forward reads the `weight` tensors of their Linear children
-# (the fast-path checks of the transformer layers). A dynamically quantized Linear
-# exposes `weight()` as a method, so the Linear layers inside these stay float.
+# (the fast-path checks of the transformer layers). An Int8Linear holds packed int8
+# weights instead, so the Linear layers inside these stay float.
 READS_CHILD_WEIGHTS = (
     nn.Transformer,
     nn.TransformerEncoder,
@@ -22,9 +29,15 @@ READS_CHILD_WEIGHTS = (
 )
 
 
+def _quantizable(module: nn.Module) -> bool:
+    if type(module) is nn.Linear:
+        return True
+    return type(module) is nn.LSTM and not module.proj_size and module.bias
+
+
 def quantizable_layers(network: nn.Module) -> Set[str]:
-    """Names of the LSTM and Linear layers an int8 copy swaps: all of them
-    except those inside a layer listed in READS_CHILD_WEIGHTS."""
+    """Names of the Linear and LSTM layers a generic int8 copy swaps: all of them
+    (LSTMs without projections) except those inside a layer listed in READS_CHILD_WEIGHTS."""
     if isinstance(network, READS_CHILD_WEIGHTS):
         return set()
     kept_float = tuple(
@@ -33,26 +46,23 @@ def quantizable_layers(network: nn.Module) -> Set[str]:
     return {
         name
         for name, module in network.named_modules()
-        if type(module) in QUANTIZED_TYPES and not name.startswith(kept_float)
+        if _quantizable(module) and not name.startswith(kept_float)
     }
 
 
 def int8_copy(network: nn.Module) -> nn.Module:
-    """A copy of the network, in eval mode, whose LSTM and Linear layers keep
-    int8 weights and quantize their inputs on the fly. The network itself is
-    left untouched. CPU only."""
-    if torch.backends.quantized.engine == "none" or not hasattr(torch.ao, "quantization"):
-        raise RuntimeError(
-            f"torch_tagger int8_inference needs torch's dynamic quantization, which this torch "
-            f"build ({torch.__version__}) does not offer. Set int8_inference = false."
-        )
+    """An eval-mode copy of the network with int8 layers; the network itself is left
+    untouched. CPU only."""
+    check_int8_support()
+    own_copy: Optional[Callable[[], nn.Module]] = getattr(network, "int8_copy", None)
+    if callable(own_copy):
+        return own_copy()
     frozen = copy.deepcopy(network).eval()
-    layers = quantizable_layers(frozen)
-    if not layers:
-        return frozen
-    with warnings.catch_warnings():
-        # torch >= 2.9 marks torch.ao.quantization and qint8 tensors deprecated in
-        # favour of torchao, which has no quantized LSTM; they still work in torch 2.14.
-        warnings.filterwarnings("ignore", message=".*deprecated.*")
-        quantize = torch.ao.quantization.quantize_dynamic
-        return quantize(frozen, layers, dtype=torch.qint8, inplace=True)
+    for name in sorted(quantizable_layers(frozen)):
+        layer = frozen.get_submodule(name)
+        int8_layer = Int8Linear(layer) if isinstance(layer, nn.Linear) else Int8LSTM(cast(nn.LSTM, layer))
+        if not name:
+            return int8_layer
+        parent_name, _, child = name.rpartition(".")
+        setattr(frozen.get_submodule(parent_name), child, int8_layer)
+    return frozen

@@ -1,6 +1,6 @@
 """Embeddings of known words and of hashed lexical features."""
 
-from typing import Sequence
+from typing import List, Sequence, Tuple, cast
 
 import torch
 from torch import nn
@@ -32,6 +32,12 @@ class LexicalEmbedding(nn.Module):
 
     def tables(self) -> list:
         return ([self.words] if self.words is not None else []) + list(self.hashed)
+
+    def tables_and_rows_summed(self, n_hashes: int) -> List[Tuple[nn.Embedding, int]]:
+        """Each table in output order, with how many of its rows a token's vector sums:
+        one word row, `n_hashes` rows of each hashed attribute."""
+        words = [(self.words, 1)] if self.words is not None else []
+        return words + [(cast(nn.Embedding, table), n_hashes) for table in self.hashed]
 
     def forward(self, words: torch.Tensor, lexical: torch.Tensor) -> torch.Tensor:
         """(n_tokens,) word rows and (n_tokens, n_attrs, n_hashes) hashed rows

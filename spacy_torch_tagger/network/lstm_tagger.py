@@ -1,7 +1,7 @@
 """The default tagging network: word and hashed lexical embeddings and a character CNN,
 a (bi)LSTM over each sequence, and one linear head per target returning logits."""
 
-from typing import Dict, Mapping
+from typing import Dict, Mapping, Optional
 
 import torch
 from torch import nn
@@ -11,7 +11,7 @@ from .batch import TaggerBatch
 from .char_cnn import CharCNN
 from .lexical_embedding import LexicalEmbedding
 from .lstm_settings import LSTMTaggerSettings
-from .sequence_encoder import LSTMEncoder
+from .sequence_encoder import LSTMEncoder, float32_heads
 
 
 class LSTMTagger(nn.Module):
@@ -33,16 +33,19 @@ class LSTMTagger(nn.Module):
         if not n_labels or any(n < 1 for n in n_labels.values()):
             raise ValueError(f"LSTMTagger needs at least one label per target, got {dict(n_labels)}.")
         vocab_rows = features.vocab_rows if features.vocab_attr else 0
+        self.n_hashes = features.n_hashes
         self.lexical = LexicalEmbedding(
             vocab_rows, features.rows, settings.embed_width, settings.word_dropout
         )
         input_width = self.lexical.output_width
-        self.chars = None
+        # A CharCNN; its int8 copy holds CharTables instead.
+        self.chars: Optional[nn.Module] = None
         if features.max_chars > 0 and settings.char_width > 0:
-            self.chars = CharCNN(
+            chars = CharCNN(
                 features.char_rows, settings.char_embed_width, settings.char_width, settings.char_kernel_size
             )
-            input_width += self.chars.output_width
+            input_width += chars.output_width
+            self.chars = chars
         if input_width == 0:
             raise ValueError("LSTMTagger has no input features: enable vocab_attr, attrs or characters.")
         # The rate is set from spaCy's training dropout before each update.
@@ -59,4 +62,11 @@ class LSTMTagger(nn.Module):
         if self.chars is not None:
             vectors = torch.cat([vectors, self.chars(batch.chars)[batch.token_types]], dim=1)
         hidden = self.dropout(self.encoder(self.dropout(vectors), batch.lengths))
-        return {target: head(hidden) for target, head in self.heads.items()}
+        return float32_heads(self.heads, hidden)
+
+    def int8_copy(self) -> "LSTMTagger":
+        """An eval-mode copy for CPU inference with int8 LSTM and linear layers whose
+        results for a sequence do not depend on the batch (see int8_lstm_tagger.py)."""
+        from .int8_lstm_tagger import int8_lstm_tagger
+
+        return int8_lstm_tagger(self)

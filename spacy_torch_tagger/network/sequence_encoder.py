@@ -1,6 +1,6 @@
 """A (bi)directional LSTM run over each sequence of a flat, concatenated batch."""
 
-from typing import Tuple
+from typing import Dict, Tuple
 
 import torch
 from torch import nn
@@ -32,9 +32,17 @@ class LSTMEncoder(nn.Module):
         self.dropout = nn.Dropout(0.0)
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """(n_tokens, input_width) and (n_sequences,) sequence lengths -> (n_tokens, output_width)."""
+        """(n_tokens, input_width) and (n_sequences,) sequence lengths -> (n_tokens, output_width).
+
+        Runs in float32 under autocast too: a bfloat16 LSTM rounds each time step's
+        product differently with the number of sequences still running, so a
+        sentence's vectors changed with its batch (and were no faster)."""
         if tokens.shape[0] == 0:
             return tokens.new_zeros((0, self.output_width))
+        with torch.autocast(device_type=tokens.device.type, enabled=False):
+            return self._run(tokens.float(), lengths)
+
+    def _run(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         packed_rows, batch_sizes, sorted_sequences, sequence_ranks = packing_plan(lengths)
         packed_rows = packed_rows.to(tokens.device)
         data = tokens.new_empty(tokens.shape)
@@ -70,3 +78,11 @@ def packing_plan(lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, tor
     step_of_token = torch.arange(int(lengths.sum())) - sequence_starts[sequence_of_token]
     packed_rows = step_starts[step_of_token] + sequence_ranks[sequence_of_token]
     return packed_rows, batch_sizes, sorted_sequences, sequence_ranks
+
+
+def float32_heads(heads: nn.ModuleDict, hidden: torch.Tensor) -> Dict[str, torch.Tensor]:
+    """Each head over an LSTMEncoder's float32 outputs, in float32 under autocast too:
+    a bfloat16 product would turn the last-digit differences float32 kernels make
+    between batch shapes into bfloat16-sized ones."""
+    with torch.autocast(device_type=hidden.device.type, enabled=False):
+        return {target: head(hidden.float()) for target, head in heads.items()}

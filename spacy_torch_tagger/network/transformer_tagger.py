@@ -2,16 +2,17 @@
 encoder's layers -> pieces pooled per token -> (optional cased word and character
 features, optional BiLSTM) -> one linear head per target."""
 
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, Tuple
 
 import torch
+import torch.nn.functional as F  # noqa: N812 (torch's own convention)
 from torch import nn
 
 from ..feature_spec import FeatureSpec
 from .batch import TaggerBatch, WordPieces
 from .char_cnn import CharCNN
 from .lexical_embedding import LexicalEmbedding
-from .sequence_encoder import LSTMEncoder
+from .sequence_encoder import LSTMEncoder, float32_heads
 from .transformer_settings import TransformerTaggerSettings
 
 
@@ -72,29 +73,38 @@ class TransformerTagger(nn.Module):
             vectors.append(self.chars(batch.chars)[batch.token_types])
         hidden = self.dropout(torch.cat(vectors, dim=1))
         if self.context is not None:
-            hidden = self.dropout(self.context(hidden, batch.lengths))
+            return float32_heads(self.heads, self.dropout(self.context(hidden, batch.lengths)))
         return {target: head(hidden) for target, head in self.heads.items()}
 
     def mixed_states(self, pieces: WordPieces) -> torch.Tensor:
         """(n_windows, window_length, hidden): the softmax-weighted sum of the
-        encoder's hidden states (or its last one), scaled. Windows run through the
-        encoder in groups of similar length, each cut to its longest window, so
-        short sentences are not padded to the longest one of the batch."""
+        encoder's hidden states (or its last one), scaled.
+
+        Each window runs through the encoder padded to a length set by its own
+        length alone (`padded_length`), beside windows of that same length only, so
+        its vectors do not depend on the other windows of the batch: matrix kernels
+        (bfloat16 above all) round differently when the padded shape changes.
+        Short sentences are not padded to the longest one of the batch either."""
         weights = torch.softmax(self.layer_weights, dim=0)
         lengths = pieces.mask.sum(dim=1)
         hidden_size: int = self.hidden_size
+        columns = pieces.ids.shape[1]
         mixed = pieces.ids.new_zeros((*pieces.ids.shape, hidden_size), dtype=weights.dtype)
-        for group in length_groups(lengths, POSITIONS_PER_GROUP):
-            width = int(lengths[group].max())
+        for group, width in length_groups(lengths, POSITIONS_PER_GROUP):
+            extra = max(0, width - columns)
+            # Padding positions are masked out; their ids do not matter.
             output = self.encoder(
-                input_ids=pieces.ids[group, :width],
-                attention_mask=pieces.mask[group, :width],
+                input_ids=F.pad(pieces.ids[group, :width], (0, extra)),
+                attention_mask=F.pad(pieces.mask[group, :width], (0, extra)),
                 output_hidden_states=True,
             )
             states = output.hidden_states if self.settings.mix_layers else output.hidden_states[-1:]
             group_mixed = sum(weight * state for weight, state in zip(weights, states, strict=True))
+            kept = min(width, columns)
             # In place: a copy of the whole tensor per group would hold every copy during backprop.
-            mixed[group.unsqueeze(1), torch.arange(width, device=group.device)] = group_mixed.to(mixed.dtype)
+            mixed[group.unsqueeze(1), torch.arange(kept, device=group.device)] = group_mixed[:, :kept].to(
+                mixed.dtype
+            )
         return self.layer_scale * mixed
 
     def pool(self, states: torch.Tensor, pieces: WordPieces, n_tokens: int) -> torch.Tensor:
@@ -118,19 +128,32 @@ class TransformerTagger(nn.Module):
         return [self.dropout] + ([self.context.dropout] if self.context is not None else [])
 
 
-# How many positions (windows x their longest length) one encoder call reads at most.
+# How many positions (windows x their padded length) one encoder call reads at most.
 POSITIONS_PER_GROUP = 4096
+# Windows are padded to a multiple of this many positions, and by at least one.
+PADDING_MULTIPLE = 8
 
 
-def length_groups(lengths: torch.Tensor, positions: int) -> List[torch.Tensor]:
-    """Window indices in groups of similar length (longest first), each group
-    holding at most `positions` positions once padded to its longest window."""
-    order = torch.argsort(lengths, descending=True, stable=True)
-    groups: List[torch.Tensor] = []
+def padded_length(length: int) -> int:
+    """The length a window of `length` positions is padded to: at least one padding
+    position (so the encoder always gets a mask with padding, the same code path for
+    every window), rounded up to a multiple of PADDING_MULTIPLE."""
+    return -(-(length + 1) // PADDING_MULTIPLE) * PADDING_MULTIPLE
+
+
+def length_groups(lengths: torch.Tensor, positions: int) -> List[Tuple[torch.Tensor, int]]:
+    """Window indices in groups of one padded length (longest first, in window order
+    within a length), each holding at most `positions` positions, with that length."""
+    padded = [padded_length(int(length)) for length in lengths.tolist()]
+    order = sorted(range(len(padded)), key=lambda window: (-padded[window], window))
+    groups: List[Tuple[torch.Tensor, int]] = []
     start = 0
     while start < len(order):
-        longest = int(lengths[order[start]])
-        size = max(1, positions // max(longest, 1))
-        groups.append(order[start : start + size])
-        start += size
+        width = padded[order[start]]
+        size = max(1, positions // width)
+        end = start
+        while end < len(order) and end - start < size and padded[order[end]] == width:
+            end += 1
+        groups.append((torch.tensor(order[start:end], dtype=torch.long, device=lengths.device), width))
+        start = end
     return groups
