@@ -51,13 +51,13 @@ def quantizable_layers(network: nn.Module) -> Set[str]:
 
 
 def int8_copy(network: nn.Module) -> nn.Module:
-    """An eval-mode copy of the network with int8 layers; the network itself is left
-    untouched. CPU only."""
+    """An eval-mode copy of the network with int8 layers and no gradients; the
+    network itself is left untouched. CPU only."""
     check_int8_support()
     own_copy: Optional[Callable[[], nn.Module]] = getattr(network, "int8_copy", None)
     if callable(own_copy):
         return own_copy()
-    frozen = copy.deepcopy(network).eval()
+    frozen = copy.deepcopy(network).eval().requires_grad_(False)
     for name in sorted(quantizable_layers(frozen)):
         layer = frozen.get_submodule(name)
         int8_layer = Int8Linear(layer) if isinstance(layer, nn.Linear) else Int8LSTM(cast(nn.LSTM, layer))

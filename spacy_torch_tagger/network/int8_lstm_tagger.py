@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 def int8_lstm_tagger(tagger: "LSTMTagger") -> "LSTMTagger":
     """A copy of `tagger`, in eval mode, that tags with int8 LSTM and linear layers;
     `tagger` itself is left untouched."""
-    frozen = copy.deepcopy(tagger).eval()
+    frozen = copy.deepcopy(tagger).eval().requires_grad_(False)
     bounds: List[torch.Tensor] = []
     with torch.no_grad():
         for table, rows_summed in frozen.lexical.tables_and_rows_summed(frozen.n_hashes):
