@@ -135,6 +135,8 @@ class Checkpoint:
         """The encoder's transformers config."""
         transformers = require_transformers()
         settings = json.loads(self.files["config.json"])
+        if not isinstance(settings, dict):
+            raise CheckpointError(f"config.json holds a {type(settings).__name__}, not a JSON object")
         return transformers.AutoConfig.for_model(**settings)
 
     def encoder(self) -> Any:
@@ -162,7 +164,28 @@ class Checkpoint:
         return self._tokenizer
 
     def special_ids(self) -> Dict[str, int]:
-        return {name: int(value) for name, value in json.loads(self.files["special_tokens.json"]).items()}
+        """The ids of the [CLS], [SEP], padding and unknown pieces."""
+        ids = json.loads(self.files["special_tokens.json"])
+        if not isinstance(ids, dict) or not all(isinstance(ids.get(name), int) for name in SPECIAL_TOKENS):
+            raise CheckpointError(f"special_tokens.json must give an integer id for each of {SPECIAL_TOKENS}")
+        return {name: int(value) for name, value in ids.items()}
+
+    def check_files(self) -> None:
+        """Raise CheckpointError, naming the file, unless the kept config, tokenizer
+        and special token ids can all be used (the tokenizer is built and kept)."""
+        for name, use in (
+            ("config.json", self.config),
+            ("tokenizer.json", self.tokenizer),
+            ("special_tokens.json", self.special_ids),
+        ):
+            try:
+                use()
+            except ImportError:
+                raise
+            except Exception as error:  # tokenizers raises bare Exceptions
+                raise CheckpointError(
+                    f"the saved checkpoint's {name} is damaged ({type(error).__name__}: {error})"
+                ) from error
 
     def max_positions(self) -> int:
         """The longest piece sequence the encoder reads, special tokens included."""
@@ -186,7 +209,11 @@ class Checkpoint:
             raise CheckpointError("the saved checkpoint files are damaged")
         if message.get("sha256") != _checksum(files):
             raise CheckpointError("the saved checkpoint files are damaged: their checksum does not match")
-        return cls(files)
+        checkpoint = cls(files)
+        # A file rewritten with a matching checksum would otherwise fail later, with the
+        # parser's or transformers' own error and no word of which file is wrong.
+        checkpoint.check_files()
+        return checkpoint
 
 
 def _checksum(files: Dict[str, bytes]) -> str:

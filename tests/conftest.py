@@ -55,7 +55,7 @@ def train_pipeline(
 @pytest.fixture(scope="session")
 def trained_nlp() -> Language:
     """A tag + pos pipeline trained on the bundled corpus (shared, do not modify)."""
-    return train_pipeline(["tag", "pos"], steps=60)
+    return train_pipeline(["tag", "pos"], steps=120)
 
 
 @pytest.fixture(scope="session")

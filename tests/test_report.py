@@ -305,3 +305,72 @@ def test_a_pipeline_compared_with_itself_differs_by_nothing(pipelines, tmp_path)
     first, second = (p["targets"]["tag"]["labels"] for p in data["pipelines"])
     assert first == second
     assert "| tag_acc |" in (tmp_path / "report.md").read_text(encoding="utf8")
+
+
+# (words, tags, pos) of a crafted training corpus and evaluation corpus. Word counts
+# in training (exact text): the 1, the 2, dog 3, . 3, and 1 for ate, apple, saw,
+# Peter, a, slept. Unseen in the dev corpus: zebra, Dog (only "dog" was seen) and
+# kiwi, twice (frequent in dev, absent from training).
+CRAFTED_TRAIN = [
+    ("the dog ate the apple .", "DT NN VBD DT NN .", "DET NOUN VERB DET NOUN PUNCT"),
+    ("The dog saw Peter .", "DT NN VBD NNP .", "DET NOUN VERB PROPN PUNCT"),
+    ("a dog slept .", "DT NN VBD .", "DET NOUN VERB PUNCT"),
+]
+CRAFTED_DEV = [
+    ("The dog ate the apple .", "DT NN VBD DT NN .", "DET NOUN VERB DET NOUN PUNCT"),
+    ("The zebra ate a kiwi .", "DT NN VBD DT NN .", "DET NOUN VERB DET NOUN PUNCT"),
+    ("Peter saw the dog .", "NNP VBD DT NN .", "PROPN VERB DET NOUN PUNCT"),
+    ("Dog ate kiwi .", "NNP VBD NN .", "PROPN VERB NOUN PUNCT"),
+]
+# The training count of each dev token, in order.
+CRAFTED_COUNTS = [1, 3, 1, 2, 1, 3] + [1, 0, 1, 1, 0, 3] + [1, 1, 2, 3, 3] + [0, 1, 0, 3]
+
+
+def _write_crafted(path: Path, sentences: List[tuple]) -> None:
+    vocab = spacy.blank("en").vocab
+    docs = [
+        Doc(vocab, words=words.split(), tags=tags.split(), pos=pos.split()) for words, tags, pos in sentences
+    ]
+    DocBin(docs=docs).to_disk(path)
+
+
+def _band(correct: List[bool], low: float, high: float) -> Dict[str, int]:
+    """Tokens (and correct ones) of the crafted dev corpus whose training count is in [low, high]."""
+    inside = [low <= count <= high for count in CRAFTED_COUNTS]
+    return {"tokens": sum(inside), "correct": sum(c for c, i in zip(correct, inside, strict=True) if i)}
+
+
+@needs_matplotlib
+def test_unseen_words_are_counted_against_the_training_corpus(pipelines, tmp_path):
+    """Seen and frequency bands count each dev token by how often its exact text
+    occurs in --train (not in the evaluated corpus, not lower-cased), and each
+    band's correct tokens are the pipeline's correct tags among them."""
+    train, dev = tmp_path / "train.spacy", tmp_path / "dev.spacy"
+    _write_crafted(train, CRAFTED_TRAIN)
+    _write_crafted(dev, CRAFTED_DEV)
+    args = [str(pipelines["torch"]), str(dev), "--output", str(tmp_path / "out"), "--gold-preproc"]
+    assert main(["report", *args, "--train", str(train)]) == 0
+    targets = json.loads((tmp_path / "out" / "report.json").read_text())["pipelines"][0]["targets"]
+    nlp = spacy.load(pipelines["torch"])
+    for target, column in (("tag", 1), ("pos", 2)):
+        correct = []
+        for sentence in CRAFTED_DEV:
+            doc = nlp(Doc(nlp.vocab, words=sentence[0].split()))
+            predicted = [t.tag_ if target == "tag" else t.pos_ for t in doc]
+            correct += [p == g for p, g in zip(predicted, sentence[column].split(), strict=True)]
+        assert 0 < sum(correct) < len(correct), "some tokens right, some wrong"
+
+        seen = {b["band"]: {k: b[k] for k in ("tokens", "correct")} for b in targets[target]["seen"]}
+        assert seen == {"unseen": _band(correct, 0, 0), "seen": _band(correct, 1, 99)}
+        assert seen["unseen"]["tokens"] == 4
+        frequency = {
+            b["band"]: {k: b[k] for k in ("tokens", "correct")} for b in targets[target]["frequency_bands"]
+        }
+        assert frequency["1"] == _band(correct, 1, 1) and frequency["2-4"] == _band(correct, 2, 4)
+        assert (frequency["1"]["tokens"], frequency["2-4"]["tokens"], frequency["5-19"]["tokens"]) == (
+            9,
+            8,
+            0,
+        )
+    report_md = (tmp_path / "out" / "report.md").read_text(encoding="utf8")
+    assert "| unseen | 4 |" in report_md and "| seen | 17 |" in report_md

@@ -92,3 +92,30 @@ def test_impossible_windows_are_refused(checkpoint, window_length, stride):
 def test_ids_are_int64_for_torch(checkpoint):
     arrays = _pieces(checkpoint, [["the", "dog"]])
     assert all(array.dtype == numpy.int64 for array in arrays)
+
+
+@pytest.mark.parametrize("window_length, stride", [(8, 3), (10, 2), (9, 6), (12, 1)])
+def test_each_piece_counts_in_the_window_where_it_sits_farthest_from_an_edge(
+    checkpoint, window_length, stride
+):
+    tokens = ["peter", "and", "sue", "unbelievably", "read", "a", "book", ",", "she", "smiled"] * 4
+    arrays = _pieces(checkpoint, [tokens], window_length, stride)
+    width = window_length - 2
+    n_pieces = int((arrays.token_of_piece >= 0).sum())
+    starts = window_starts(n_pieces, width, stride)
+    assert len(starts) == arrays.ids.shape[0] > 2
+    owner_of_piece = {}
+    for k, start in enumerate(starts):
+        for column in range(1, 1 + min(width, n_pieces - start)):
+            if arrays.token_of_piece[k, column] >= 0:
+                assert start + column - 1 not in owner_of_piece, "each piece counts once"
+                owner_of_piece[start + column - 1] = k
+    assert sorted(owner_of_piece) == list(range(n_pieces))
+    for piece, k in owner_of_piece.items():
+        margins = [min(piece - s, s + width - 1 - piece) for s in starts if s <= piece < s + width]
+        assert min(piece - starts[k], starts[k] + width - 1 - piece) == max(margins), piece
+    # A token's first piece is an owned position holding that token's first piece id.
+    flat_owner = arrays.token_of_piece.reshape(-1)
+    assert [int(flat_owner[i]) for i in arrays.first_piece] == list(range(len(tokens)))
+    owned = _pieces_of_each_token(arrays, len(tokens))
+    assert [int(arrays.ids.reshape(-1)[i]) for i in arrays.first_piece] == [p[0] for p in owned]
