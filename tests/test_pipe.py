@@ -64,17 +64,28 @@ def test_two_spawned_processes_give_the_same_result(trained_nlp, monkeypatch):
     assert _tags(trained_nlp.pipe(texts, n_process=2, batch_size=4)) == expected
 
 
-def test_only_empty_docs(trained_nlp):
+def test_a_batch_of_empty_and_blank_docs_is_tagged_as_each_alone(trained_nlp):
     docs = list(trained_nlp.pipe(["", " ", ""]))
     assert [len(doc) for doc in docs] == [0, 1, 0]
-    assert docs[1][0].tag_ != ""
+    alone = trained_nlp(" ")[0]
+    assert (docs[1][0].tag_, docs[1][0].pos_) == (alone.tag_, alone.pos_)
+    assert docs[1][0].tag_ in trained_nlp.get_pipe("torch_tagger").label_data["tag"]
 
 
-def test_a_20000_token_doc(trained_nlp):
-    text = " ".join(["The dog ate the apple ."] * 3334)
-    doc = trained_nlp(text)
-    assert len(doc) >= 20000
-    assert doc[1].tag_ == "NN" and doc[-5].tag_ == "NN"
+def test_a_20000_token_doc_is_read_whole_and_tagged_like_its_sentence(trained_nlp):
+    """A doc without sentence boundaries is one 20,000-token sequence for the LSTM.
+    Every repetition of the sentence gets the same tags; its words get the tags of
+    the sentence alone, and the last one, which ends the doc as the sentence alone
+    ends, all of them (a "." followed by more text may read otherwise)."""
+    sentence = "The dog ate the apple ."
+    alone = [(token.tag_, token.pos_) for token in trained_nlp(sentence)]
+    doc = trained_nlp(" ".join([sentence] * 3334))
+    assert len(doc) == 3334 * len(alone)
+    tagged = [(token.tag_, token.pos_) for token in doc]
+    repetitions = [tuple(tagged[i : i + len(alone)]) for i in range(0, len(tagged), len(alone))]
+    assert all(list(repetition[:-1]) == alone[:-1] for repetition in repetitions)
+    assert list(repetitions[-1]) == alone
+    assert len(set(repetitions[:-1])) == 1
 
 
 @pytest.mark.parametrize(
@@ -89,7 +100,12 @@ def test_a_20000_token_doc(trained_nlp):
         "\u202eRTL override\u202c text",
     ],
 )
-def test_odd_text_is_tagged(trained_nlp, text):
+def test_odd_text_keeps_its_text_gets_known_labels_and_leaves_its_batch_alone(trained_nlp, text):
+    labels = trained_nlp.get_pipe("torch_tagger").label_data
     doc = trained_nlp(text)
-    assert len(doc) > 0
-    assert all(token.tag_ and token.pos_ for token in doc)
+    assert doc.text == text and len(doc) > 0
+    assert all(token.tag_ in labels["tag"] and token.pos_ in labels["pos"] for token in doc)
+    # Beside ordinary sentences in one batch, neither the odd text nor they change tags.
+    plain = "The dog ate the apple."
+    batch = list(trained_nlp.pipe([plain, text, plain]))
+    assert _tags(batch) == _tags([trained_nlp(plain), doc, trained_nlp(plain)])
