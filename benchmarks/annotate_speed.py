@@ -1,6 +1,6 @@
 """Words per second of `python -m spacy_torch_tagger annotate`: the local engine on 1
-and 2 processes and the Ray engine (a local Ray started for the run, or --ray-address)
-with its two writers (the records back to this process, or Ray Data's Datasink), all
+and 2 processes and the Ray engine (a local Ray started for the run, or --ray-address;
+--ray-workers actors, each tagging whole shards that Ray Data's Datasink writes), all
 in one run on the same input.
 
 The input is UD English-EWT dev text (one sentence per line, from the .spacy corpus
@@ -33,12 +33,11 @@ from spacy_torch_tagger.annotate.job import AnnotateOptions, annotate
 REPO = Path(__file__).resolve().parent.parent
 DEV_SPACY = REPO / "training" / "ewt_corpus" / "en_ewt-ud-dev.spacy"
 DEV_CONLLU = REPO.parent / "shared" / "corpora" / "ud_english_ewt" / "en_ewt-ud-dev.conllu"
-# name: (engine, local processes, Ray writer)
+# name: (engine, local processes)
 ENGINES = {
-    "local-1": ("local", 1, "driver"),
-    "local-2": ("local", 2, "driver"),
-    "ray": ("ray", None, "driver"),
-    "ray-datasink": ("ray", None, "datasink"),
+    "local-1": ("local", 1),
+    "local-2": ("local", 2),
+    "ray": ("ray", None),
 }
 
 
@@ -91,7 +90,7 @@ def main() -> None:
         "--shard-size",
         type=int,
         default=1_000,
-        help="input lines per shard, the Datasink writer's unit of work",
+        help="input lines per shard, the Ray engine's unit of work",
     )
     parser.add_argument(
         "--output", type=Path, default=REPO / "benchmarks" / "results" / "annotate_speed.json"
@@ -116,7 +115,7 @@ def main() -> None:
         results["input"] = write_input(texts, args.words, input_path)
         print(f"input: {results['input']}", file=sys.stderr)
         for name in args.engines.split(","):
-            engine, n_process, ray_writer = ENGINES[name]
+            engine, n_process = ENGINES[name]
             options = AnnotateOptions(
                 pipeline=args.pipeline,
                 input=input_path,
@@ -127,7 +126,6 @@ def main() -> None:
                 shard_size=args.shard_size,
                 ray_address=args.ray_address,
                 progress=False,
-                ray_writer=ray_writer,
             )
             start = time.perf_counter()
             manifest = annotate(options)
@@ -145,7 +143,6 @@ def main() -> None:
                 import ray
 
                 run["ray"] = ray.__version__
-                run["ray_writer"] = ray_writer
                 run["ray_address"] = args.ray_address or "local, started for the run"
             results["runs"][name] = run
             print(f"{name}: {run}", file=sys.stderr)

@@ -1,11 +1,15 @@
 """`python -m spacy_torch_tagger annotate`: tag a corpus of JSONL or text lines into
 shards of records, on local processes (`nlp.pipe`) or a Ray cluster (Ray Data).
 
-- reading.py: input files, line numbers, malformed lines
+- reading.py: input files, the parsing of a line, a shard's lines read back alone
+- scan.py: the one pass over the input (validation, hashes, shard descriptions)
+- fingerprint.py: the pipeline's and the --code file's content hashes
+- layout.py: `_layout.json`, the resume key, and what changed when it differs
+- user_code.py: --code, imported before the pipeline loads
 - records.py: a tagged Doc as a JSON record or a DocBin doc
-- shards.py: line-range shards, atomic writes, resume, the manifest
+- atomic.py: a file written whole or not at all
+- shards.py: line-range shards and their writers, the output directory, the manifest
 - progress.py: the progress bar on stderr
 - local_engine.py / ray_engine.py: the two ways to run the pipeline
-- ray_datasink.py: the Ray engine with Ray Data's writer (shards written on the cluster)
 - job.py: one run, from the input to `_SUCCESS`
 """

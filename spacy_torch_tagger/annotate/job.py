@@ -1,17 +1,37 @@
-"""One annotation run: check the input, plan the shards, tag the pending ones with
-the chosen engine, check every shard's record count, write the manifest."""
+"""One annotation run: read the input once (validate, hash, describe the shards), check
+the output directory's resume key, tag the pending shards with the chosen engine,
+check every shard's record count, write the manifest and `_SUCCESS`.
+
+An interrupt (KeyboardInterrupt) or an error leaves no temporary file behind: the
+shards already renamed stay, and the same command resumes from them.
+"""
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Dict, List, Optional
+from typing import IO, Any, Dict, List, Optional, Sequence, Set
 
+from ..batch_exactness import inexact_note
+from .fingerprint import PipelineSource, file_sha256, locate_pipeline
+from .layout import layout_key
 from .progress import Progress
-from .reading import BadInputError, BadLine, Document, input_files, read_input
-from .shards import ShardPlan, ShardSink, count_records, finished_shards, prepare_output, write_manifest
+from .reading import BadInputError, ShardSource, read_shard
+from .scan import InputScan, scan_input
+from .shards import (
+    SUFFIXES,
+    ShardPlan,
+    ShardSink,
+    count_records,
+    finished_shards,
+    prepare_output,
+    remove_temporary_files,
+    write_manifest,
+)
+from .user_code import import_code, resolve_code
 
 MAX_REPORTED = 100  # bad lines printed on stderr; the manifest lists all of them
-RAY_WRITERS = ("driver", "datasink")
+ENGINES = ("local", "ray")
+ON_BAD_LINE = ("fail", "skip")
 
 
 @dataclass
@@ -30,127 +50,80 @@ class AnnotateOptions:
     ray_address: Optional[str] = None
     progress: bool = True
     max_retries: Optional[int] = None  # ray: None keeps Ray Data's default (no limit)
-    ray_writer: str = "driver"  # ray: "driver" (this process writes) or "datasink" (Ray Data writes)
+    code: Optional[Path] = None  # a Python file imported before the pipeline loads
+    verbose: bool = False  # ray: Ray's INFO logs and Ray Data's progress bars
 
 
-@dataclass
-class InputScan:
-    """What a first pass over the input found."""
-
-    n_lines: int = 0
-    blank_lines: int = 0
-    documents_per_shard: Dict[int, int] = field(default_factory=dict)
-    bad_lines: List[BadLine] = field(default_factory=list)
-
-    @property
-    def n_documents(self) -> int:
-        return sum(self.documents_per_shard.values())
-
-
-def pipeline_reference(pipeline: str) -> str:
-    """An existing directory's absolute path (as every process and node needs it), else
-    the name as given (an installed package)."""
-    path = Path(pipeline)
-    return str(path.resolve()) if path.is_dir() else pipeline
-
-
-def scan_input(options: AnnotateOptions, log: IO[str]) -> InputScan:
-    """Count lines and documents per shard; report every malformed line on `log`."""
-    scan = InputScan()
-    documents = 0
-    for item in read_input(options.input, options.text_field, options.id_field):
-        if isinstance(item, Document):
-            shard = item.position // options.shard_size
-            scan.documents_per_shard[shard] = scan.documents_per_shard.get(shard, 0) + 1
-            documents += 1
-        else:
-            scan.bad_lines.append(item)
-            if len(scan.bad_lines) <= MAX_REPORTED:
-                action = "skipped" if options.on_bad_line == "skip" else "malformed"
-                print(f"annotate: {action}: {item.describe(options.input)}", file=log)
-    for _name, path in input_files(options.input):
-        with path.open("rb") as file:
-            scan.n_lines += sum(1 for _ in file)
-    scan.blank_lines = scan.n_lines - documents - len(scan.bad_lines)
-    if len(scan.bad_lines) > MAX_REPORTED:
-        print(f"annotate: ... and {len(scan.bad_lines) - MAX_REPORTED} more malformed lines", file=log)
-    return scan
-
-
-def annotate(options: AnnotateOptions, log: Optional[IO[str]] = None) -> Dict[str, Any]:
-    """Run, write `_manifest.json` and `_SUCCESS`, return the manifest. Raises BadInputError
-    (missing input, malformed lines under "fail") before anything is tagged. Reports go
-    to `log` (default: stderr)."""
-    log = log or sys.stderr
+def check_options(options: AnnotateOptions) -> None:
+    """Raise BadInputError for a setting out of its range."""
     if options.shard_size < 1 or options.batch_size < 1:
         raise BadInputError("--shard-size and --batch-size must be at least 1")
-    if options.ray_writer not in RAY_WRITERS:
-        raise BadInputError(
-            f"--ray-writer must be one of {', '.join(RAY_WRITERS)}, not {options.ray_writer!r}"
-        )
-    scan = scan_input(options, log)
+    if options.n_process is not None and options.n_process < 1:
+        raise BadInputError("--n-process must be at least 1")
+    for name, value, allowed in (
+        ("--engine", options.engine, ENGINES),
+        ("--format", options.format, tuple(SUFFIXES)),
+        ("--on-bad-line", options.on_bad_line, ON_BAD_LINE),
+    ):
+        if value not in allowed:
+            raise BadInputError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+
+
+def report_bad_lines(scan: InputScan, options: AnnotateOptions, log: IO[str]) -> None:
+    """Print the first MAX_REPORTED malformed lines on `log`; raise BadInputError if
+    there are any and they may not be skipped."""
+    action = "skipped" if options.on_bad_line == "skip" else "malformed"
+    for bad in scan.bad_lines[:MAX_REPORTED]:
+        print(f"annotate: {action}: {bad.describe(options.input)}", file=log)
+    if len(scan.bad_lines) > MAX_REPORTED:
+        print(f"annotate: ... and {len(scan.bad_lines) - MAX_REPORTED} more malformed lines", file=log)
     if scan.bad_lines and options.on_bad_line != "skip":
         first = scan.bad_lines[0]
         raise BadInputError(
             f"{len(scan.bad_lines)} malformed input line(s), the first at {first.describe(options.input)}; "
             "fix them, or pass --on-bad-line skip to leave them out (they are counted in the manifest)"
         )
+
+
+def annotate(options: AnnotateOptions, log: Optional[IO[str]] = None) -> Dict[str, Any]:
+    """Run, write `_manifest.json` and `_SUCCESS`, return the manifest. Raises
+    BadInputError (a missing input, pipeline or --code file, malformed lines under
+    "fail") and LayoutMismatchError before anything is tagged. Reports go to `log`
+    (default: stderr)."""
+    log = log or sys.stderr
+    check_options(options)
+    code = resolve_code(options.code)
+    code_path = str(code) if code else None
+    pipeline = locate_pipeline(options.pipeline)
+    config = pipeline.config()
+    note = inexact_note(config) if config is not None else None
+    if note:
+        print(f"annotate: note: {note}", file=log)
+    scan = scan_input(options.input, options.shard_size, options.text_field, options.id_field)
+    report_bad_lines(scan, options, log)
     plan = ShardPlan(scan.n_lines, options.shard_size, options.format)
-    pipeline = pipeline_reference(options.pipeline)
-    layout = {
-        "pipeline": pipeline,
-        "inputs": [{"file": name, "bytes": path.stat().st_size} for name, path in input_files(options.input)],
-        "text_field": options.text_field,
-        "id_field": options.id_field,
-        "shard_size": options.shard_size,
-        "format": options.format,
-    }
+    layout = layout_key(
+        scan.files,
+        pipeline.sha256,
+        file_sha256(code) if code else None,
+        options.text_field,
+        options.id_field,
+        options.shard_size,
+        options.format,
+    )
     prepare_output(options.output, layout)
     earlier = finished_shards(options.output, plan)
-    pending = [k for k in range(plan.n_shards) if k not in earlier]
-    pending_set = set(pending)
-    documents = (
-        item
-        for item in read_input(options.input, options.text_field, options.id_field)
-        if isinstance(item, Document) and plan.shard_of(item.position) in pending_set
-    )
-    sink = ShardSink(options.output, plan, pending)
-    progress = Progress(
-        sum(scan.documents_per_shard.get(k, 0) for k in pending), options.progress and bool(pending)
-    )
-    written: Dict[int, int] = {}
-    ray_writes = options.engine == "ray" and options.ray_writer == "datasink"
-    ray_options: Dict[str, Any] = {
-        "n_workers": options.n_process,
-        "batch_size": options.batch_size,
-        "address": options.ray_address,
-        "max_retries": options.max_retries,
-    }
+    pending = [source for source in scan.shards if source.shard not in earlier]
+    progress = Progress(sum(source.documents for source in pending), options.progress and bool(pending))
     try:
-        if pending and ray_writes:
-            from .ray_datasink import annotate_ray_datasink
-
-            written = annotate_ray_datasink(
-                pipeline, documents, options.output, plan, pending, progress, **ray_options
-            )
-        elif pending and options.engine == "ray":
-            from .ray_engine import annotate_ray
-
-            annotate_ray(pipeline, documents, sink, progress, **ray_options)
-        elif pending:
-            import spacy
-
-            from .local_engine import annotate_local
-
-            annotate_local(
-                spacy.load(pipeline), documents, sink, progress, options.n_process or 1, options.batch_size
-            )
-        if not ray_writes:
-            sink.finish()
-            written = sink.counts
+        import_code(code_path)
+        written = _tag(options, pipeline, code_path, plan, pending, progress)
+    except BaseException:
+        remove_temporary_files(options.output)
+        raise
     finally:
         progress.close()
-    manifest = _manifest(options, plan, scan, written, earlier, progress)
+    manifest = _manifest(options, pipeline, plan, scan, written, earlier, progress)
     write_manifest(options.output, manifest)
     print(
         f"annotate: {manifest['records']} records in {plan.n_shards} shards under {options.output} "
@@ -160,21 +133,84 @@ def annotate(options: AnnotateOptions, log: Optional[IO[str]] = None) -> Dict[st
     return manifest
 
 
+def _tag(
+    options: AnnotateOptions,
+    pipeline: PipelineSource,
+    code: Optional[str],
+    plan: ShardPlan,
+    pending: Sequence[ShardSource],
+    progress: Progress,
+) -> Dict[int, int]:
+    """Tag and write the `pending` shards; return the records written per shard."""
+    if not pending:
+        return {}
+    if options.engine == "ray":
+        from .ray_engine import ShardTask, annotate_ray
+
+        task = ShardTask(
+            pipeline=pipeline.reference,
+            code=code,
+            input=str(options.input.resolve()),
+            text_field=options.text_field,
+            id_field=options.id_field,
+            format=options.format,
+            batch_size=options.batch_size,
+        )
+        counts = annotate_ray(
+            task,
+            pending,
+            options.output,
+            plan,
+            progress,
+            n_workers=options.n_process,
+            address=options.ray_address,
+            max_retries=options.max_retries,
+            verbose=options.verbose,
+        )
+        progress.set(
+            sum(records for records, _ in counts.values()), sum(words for _, words in counts.values())
+        )
+        return {shard: records for shard, (records, _words) in counts.items()}
+    import spacy
+
+    from .local_engine import annotate_local
+
+    documents = (
+        document
+        for source in pending
+        for document in read_shard(options.input, source, options.text_field, options.id_field)
+    )
+    sink = ShardSink(options.output, plan, [source.shard for source in pending])
+    annotate_local(
+        spacy.load(pipeline.reference),
+        documents,
+        sink,
+        progress,
+        options.n_process or 1,
+        options.batch_size,
+        code,
+    )
+    sink.finish()
+    return sink.counts
+
+
 def _manifest(
     options: AnnotateOptions,
+    pipeline: PipelineSource,
     plan: ShardPlan,
     scan: InputScan,
     written: Dict[int, int],
-    earlier: set,
+    earlier: Set[int],
     progress: Progress,
 ) -> Dict[str, Any]:
-    shards = []
-    for k in range(plan.n_shards):
+    shards: List[Dict[str, Any]] = []
+    for source in scan.shards:
+        k = source.shard
         records = written[k] if k in written else count_records(options.output / plan.name(k), plan.format)
-        expected = scan.documents_per_shard.get(k, 0)
-        if records != expected:
+        if records != source.documents:
             raise RuntimeError(
-                f"{plan.name(k)} holds {records} records where its input lines hold {expected} documents"
+                f"{plan.name(k)} holds {records} records where its input lines hold "
+                f"{source.documents} documents"
             )
         lines = plan.lines(k)
         shards.append(
@@ -187,11 +223,12 @@ def _manifest(
             }
         )
     return {
-        "pipeline": pipeline_reference(options.pipeline),
+        "pipeline": pipeline.reference,
+        "pipeline_sha256": pipeline.sha256,
         "input": str(options.input),
+        "inputs": [{"file": f.file, "bytes": f.bytes, "sha256": f.sha256} for f in scan.files],
         "format": plan.format,
         "engine": options.engine,
-        **({"ray_writer": options.ray_writer} if options.engine == "ray" else {}),
         "shard_size": plan.shard_size,
         "lines": scan.n_lines,
         "documents": scan.n_documents,

@@ -1,12 +1,24 @@
-"""The local engine: `nlp.pipe` over the pending documents on this machine, with
-`n_process` worker processes; records come back in input order."""
+"""The local engine: `nlp.pipe` over the documents of the pending shards (each read
+from its byte offset), with `n_process` worker processes; the records come back in
+input order and go into the ShardSink.
 
-from typing import Iterable
+nlp.pipe's worker processes start with SIGINT blocked, so a Ctrl-C (sent to the
+whole process group by a terminal) interrupts this process only: the run stops
+with KeyboardInterrupt, the shard being written is dropped, and the workers end
+after their current batch, without a traceback each. They are forked, so they
+have the --code module this process imported; with another start method they
+could not unpickle its components, which is refused.
+"""
+
+import multiprocessing
+import signal
+from typing import Any, Generator, Iterable, Iterator, Optional, Tuple
 
 from spacy.language import Language
+from spacy.tokens import Doc
 
 from .progress import Progress
-from .reading import Document
+from .reading import BadInputError, Document
 from .records import json_line, source_fields, with_source
 from .shards import ShardSink
 
@@ -18,13 +30,53 @@ def annotate_local(
     progress: Progress,
     n_process: int = 1,
     batch_size: int = 256,
+    code: Optional[str] = None,
 ) -> None:
-    """Tag `documents` (those of the pending shards, in order) into `sink`."""
+    """Tag `documents` (those of the pending shards, in order) into `sink`; on an
+    error or an interrupt the shard being written is dropped."""
+    if n_process > 1 and code is not None and multiprocessing.get_start_method() != "fork":
+        raise BadInputError(
+            f"--code with --n-process {n_process} needs worker processes forked from this one, but "
+            f"multiprocessing starts them with {multiprocessing.get_start_method()!r} here; use "
+            "--n-process 1 or --engine ray"
+        )
+    tagged = _tag(nlp, documents, n_process, batch_size)
+    try:
+        for doc, document in tagged:
+            source = source_fields(document)
+            if sink.plan.format == "jsonl":
+                sink.add(document.position, json_line(doc, source))
+            else:
+                sink.add(document.position, with_source(doc, source))
+            progress.update(1, len(doc))
+    except BaseException:
+        sink.abort()
+        raise
+    finally:
+        tagged.close()  # stops nlp.pipe's workers now, not when the generator is collected
+
+
+def _tag(
+    nlp: Language, documents: Iterable[Document], n_process: int, batch_size: int
+) -> Generator[Tuple[Doc, Document], None, None]:
     pairs = ((document.text, document) for document in documents)
-    for doc, document in nlp.pipe(pairs, as_tuples=True, n_process=n_process, batch_size=batch_size):
-        source = source_fields(document)
-        if sink.plan.format == "jsonl":
-            sink.add(document.position, json_line(doc, source))
-        else:
-            sink.add(document.position, with_source(doc, source))
-        progress.update(1, len(doc))
+    tagged: Iterator[Tuple[Doc, Any]] = nlp.pipe(
+        pairs, as_tuples=True, n_process=n_process, batch_size=batch_size
+    )
+    if n_process > 1:
+        first = _next_with_sigint_blocked(tagged)
+        if first is None:
+            return
+        yield first
+    yield from tagged
+
+
+def _next_with_sigint_blocked(tagged: Iterator[Tuple[Doc, Any]]) -> Optional[Tuple[Doc, Any]]:
+    """The first item of nlp.pipe's output, taken with SIGINT blocked in this thread:
+    nlp.pipe starts its worker processes then, and they inherit the blocked signal. A
+    SIGINT that arrives meanwhile is delivered when the mask is restored."""
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        return next(tagged, None)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)

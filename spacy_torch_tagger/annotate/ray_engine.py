@@ -1,33 +1,45 @@
-"""The Ray engine: Ray Data over the pending documents, tagged by a pool of actors
-that each load the pipeline once; the records stream back to this process in input
-order (`preserve_order`) and go into the same shards as the local engine's.
+"""The Ray engine: a row of Ray Data per pending shard, holding only where the shard's
+lines are (reading.ShardSource: files, byte offsets, line numbers, documents). A pool
+of actors, each importing --code and loading the pipeline once, reads its shard from
+the input itself (the parsing of the first pass, checked against its SHA-256), tags
+it and encodes the shard file's bytes; a Ray Data Datasink writes the file where it
+runs (atomically) and returns its record count, which this process checks against
+the first pass. No document or record passes through this process, so its memory
+does not grow with the input; INPUT, OUTPUT, a PIPELINE directory and --code must
+therefore be at the same path on every node (a shared filesystem).
 
-A worker that dies (killed, out of memory, a crashed node) is restarted and its
-batch retried: by Ray Data's default for actor pools (`max_restarts=-1`,
-`max_task_retries=-1`) without limit, or `max_retries` times when given (passed to
-the pool as `max_restarts` / `max_task_retries`, which Ray 2.60 accepts with a
-deprecation warning). Each record carries its input position, checked here: a record
-missing, repeated or out of order fails the run instead of writing a wrong shard.
+Each actor reports its shard's documents and words after every nlp.pipe batch to a
+small counter actor, which this process polls for the progress bar while the write
+runs. A worker that dies is restarted and its shard retried from the start (Ray
+Data's actor pool: `max_restarts=-1`, `max_task_retries=-1`, or `max_retries` each,
+which Ray 2.60 accepts with a deprecation warning). Ray's and Ray Data's INFO logs
+and progress bars are off unless `verbose`; the DataContext settings and the logger
+level changed for the run are restored after it.
 """
 
-import json
 import logging
-import os
+import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy
 
+from .atomic import write_atomically
 from .progress import Progress
-from .reading import Document
+from .reading import BadInputError, ShardSource, read_shard
 from .records import json_line, source_fields, with_source
-from .shards import ShardSink
+from .shards import ShardPlan, shard_content
+from .user_code import import_code
 
-# Test hook: when set to a path that does not exist yet, the first worker batch
-# creates it and the worker process exits at once (os._exit), as a killed worker would.
-CRASH_ONCE_ENV = "SPACY_TORCH_TAGGER_ANNOTATE_CRASH_ONCE"
 INSTALL_HINT = "pip install spacy-torch-tagger[ray]"
+POLL_SECONDS = 0.5
+# Write tasks take no CPU, so that they run while the actors hold every CPU; a few
+# suffice, as each only writes bytes already encoded.
+WRITERS = 1
+ShardCounts = Dict[int, Tuple[int, int]]  # shard -> (records, words)
 
 
 class RayMissingError(ImportError):
@@ -46,84 +58,197 @@ def require_ray() -> ModuleType:
     return ray
 
 
-class PipelineActor:
-    """A Ray Data actor that loads the pipeline once; subclasses tag batches with `records`."""
+@dataclass(frozen=True)
+class ShardTask:
+    """What every actor needs to tag any shard of the run."""
 
-    def __init__(
-        self, pipeline: str, format: str, batch_size: int, crash_marker: Optional[str] = None
-    ) -> None:
-        import spacy
-
-        self.nlp = spacy.load(pipeline)
-        self.format = format
-        self.batch_size = batch_size
-        self.crash_marker = crash_marker
-
-    def records(self, texts: Iterable[str], sources: Sequence[Dict[str, Any]]) -> Iterator[Tuple[Any, int]]:
-        """Each document's record (a JSON line, or the Doc with its source fields) and word count."""
-        for doc, source in zip(self.nlp.pipe(texts, batch_size=self.batch_size), sources, strict=True):
-            record = json_line(doc, source) if self.format == "jsonl" else with_source(doc, source)
-            yield record, len(doc)
+    pipeline: str  # a package name or an absolute path, loaded with spacy.load
+    code: Optional[str]  # the --code file's absolute path
+    input: str  # the input's absolute path
+    text_field: str
+    id_field: Optional[str]
+    format: str  # "jsonl" or "docbin"
+    batch_size: int
 
 
-def actor_arguments(pipeline: str, format: str, batch_size: int) -> Dict[str, Any]:
-    """The `fn_constructor_kwargs` of a PipelineActor, with the test hook's marker from
-    this process's environment (the workers' may not have it)."""
-    return {
-        "pipeline": pipeline,
-        "format": format,
-        "batch_size": batch_size,
-        "crash_marker": os.environ.get(CRASH_ONCE_ENV),
-    }
+class ProgressCounter:
+    """A Ray actor holding the documents and words tagged so far in each shard; a
+    restarted shard's counts replace those of its failed try."""
+
+    def __init__(self) -> None:
+        self.counts: ShardCounts = {}
+
+    def report(self, shard: int, documents: int, words: int) -> None:
+        self.counts[shard] = (documents, words)
+
+    def totals(self) -> Tuple[int, int]:
+        return sum(docs for docs, _ in self.counts.values()), sum(words for _, words in self.counts.values())
 
 
-class Annotator(PipelineActor):
-    """Tags batches of documents into records (a DocBin doc as bytes, to travel back)."""
+class PipelineLoadError(BadInputError):
+    """The pipeline did not load on a Ray worker."""
+
+
+class ShardAnnotator:
+    """A Ray Data actor: reads, tags and encodes whole shards (a row each)."""
+
+    def __init__(self, task: ShardTask, counter: Any) -> None:
+        self.task = task
+        self.counter = counter
+        self.load_error: Optional[PipelineLoadError] = None
+        try:
+            import_code(task.code)
+            import spacy
+
+            self.nlp = spacy.load(task.pipeline)
+        except Exception as error:
+            # Raised by the first call instead: an error of a call reaches the driver as
+            # itself (RayTaskError.cause), one of the constructor only as Ray's text.
+            self.load_error = PipelineLoadError(
+                f"the pipeline {task.pipeline} did not load on a Ray worker ({type(error).__name__}: "
+                f"{error}). Every node loads it: install its package on each, or give a directory at "
+                "the same path on each, and pass --code FILE when it has custom components"
+            )
 
     def __call__(self, batch: Dict[str, numpy.ndarray]) -> Dict[str, numpy.ndarray]:
-        crash_once(self.crash_marker)
-        texts = [str(text) for text in batch["text"]]
-        sources = [json.loads(source) for source in batch["source"]]
-        payloads: List[Any] = []
-        words: List[int] = []
-        for record, n_words in self.records(texts, sources):
-            payloads.append(record if self.format == "jsonl" else record.to_bytes())
-            words.append(n_words)
+        if self.load_error is not None:
+            raise self.load_error
+        shards = [self.tag(ShardSource.from_json(str(source))) for source in batch["source"]]
         return {
-            "position": batch["position"],
-            "words": numpy.asarray(words, dtype=numpy.int64),
-            "payload": numpy.asarray(payloads, dtype=object),
+            "shard": batch["shard"],
+            "name": batch["name"],
+            "content": numpy.asarray([content for content, _, _ in shards], dtype=object),
+            "records": numpy.asarray([records for _, records, _ in shards], dtype=numpy.int64),
+            "words": numpy.asarray([words for _, _, words in shards], dtype=numpy.int64),
         }
 
+    def tag(self, source: ShardSource) -> Tuple[bytes, int, int]:
+        """The shard file's bytes, its record count and its words."""
+        task = self.task
+        documents = list(read_shard(Path(task.input), source, task.text_field, task.id_field))
+        docs = self.nlp.pipe((document.text for document in documents), batch_size=task.batch_size)
+        payloads: List[Any] = []
+        words = 0
+        for doc, document in zip(docs, documents, strict=True):
+            source_of_doc = source_fields(document)
+            payloads.append(
+                json_line(doc, source_of_doc) if task.format == "jsonl" else with_source(doc, source_of_doc)
+            )
+            words += len(doc)
+            if len(payloads) % task.batch_size == 0:
+                self.counter.report.remote(source.shard, len(payloads), words)
+        self.counter.report.remote(source.shard, len(payloads), words)
+        return shard_content(task.format, payloads), len(payloads), words
 
-def crash_once(marker: Optional[str]) -> None:
-    """The test hook: exit this worker process at once if `marker` can be created."""
-    if not marker:
-        return
-    try:
-        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-    except FileExistsError:
-        return
-    os._exit(1)
+
+def shard_files_datasink(output: Path) -> Any:
+    """A Ray Data Datasink writing each row's `content` to the file `name` under
+    `output` (atomically) and gathering the records and words of each shard. Its
+    write tasks import only atomic.py besides Ray."""
+    from ray.data import Datasink
+    from ray.data.block import BlockAccessor
+
+    class ShardFiles(Datasink):
+        def __init__(self) -> None:
+            self.counts: ShardCounts = {}
+
+        def get_name(self) -> str:
+            return "ShardFiles"
+
+        def write(self, blocks: Iterable[Any], ctx: Any) -> ShardCounts:
+            written: ShardCounts = {}
+            for block in blocks:
+                rows: Iterable[Any] = BlockAccessor.for_block(block).iter_rows(public_row_format=True)
+                for row in rows:
+                    shard = int(row["shard"])
+                    write_atomically(output / str(row["name"]), bytes(row["content"]))
+                    written[shard] = (int(row["records"]), int(row["words"]))
+            return written
+
+        def on_write_complete(self, write_result: Any) -> None:
+            for written in write_result.write_returns:
+                self.counts.update(written)
+
+    return ShardFiles()
 
 
 @contextmanager
-def ray_session(address: Optional[str], n_workers: Optional[int]) -> Iterator[ModuleType]:
-    """`ray` joined to the cluster at `address` (e.g. "auto"), to one this process already
-    joined, or to a local one started for the block (`n_workers` CPUs) and shut down after it."""
+def ray_session(address: Optional[str], n_workers: Optional[int], verbose: bool) -> Iterator[ModuleType]:
+    """`ray` joined to the cluster at `address` (e.g. "auto"), to the one this process
+    already joined, or to a local one started for the block with `n_workers` CPUs (by
+    default, this machine's). A connection made here is closed after the block."""
     ray = require_ray()
-    started = False
+    connected = False
     if not ray.is_initialized():
+        quiet: Dict[str, Any] = {
+            "logging_level": logging.INFO if verbose else logging.ERROR,
+            "log_to_driver": verbose,
+        }
         if address:
-            ray.init(address=address, logging_level=logging.WARNING)
+            ray.init(address=address, **quiet)
         else:
-            ray.init(num_cpus=n_workers, include_dashboard=False, logging_level=logging.WARNING)
-            started = True
+            ray.init(num_cpus=n_workers, include_dashboard=False, **quiet)
+        connected = True
     try:
         yield ray
     finally:
-        if started:
+        if connected:
             ray.shutdown()
+
+
+@contextmanager
+def run_settings(ray: ModuleType, verbose: bool) -> Iterator[None]:
+    """Ray Data's progress bars and console logs off unless `verbose`, for the block (an
+    error reaches the caller as an exception: Ray Data's log of it would repeat it);
+    the caller's DataContext values and the `ray.data` logger level are restored after it."""
+    context = ray.data.DataContext.get_current()
+    settings = {"enable_progress_bars": verbose, "raise_original_map_exception": True}
+    saved = {name: getattr(context, name) for name in settings}
+    logger = logging.getLogger("ray.data")
+    level = logger.level
+    try:
+        for name, value in settings.items():
+            setattr(context, name, value)
+        if not verbose:
+            logger.setLevel(logging.CRITICAL)
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(context, name, value)
+        logger.setLevel(level)
+
+
+class ProgressPoller:
+    """Moves `progress` to the counter actor's totals every POLL_SECONDS, in a thread."""
+
+    def __init__(self, ray: ModuleType, counter: Any, progress: Progress) -> None:
+        self._ray = ray
+        self._counter = counter
+        self._progress = progress
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="annotate-progress", daemon=True)
+
+    def __enter__(self) -> "ProgressPoller":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _poll(self) -> None:
+        request = None  # the counter's answer to wait for; it may take a while to start
+        while not self._stop.wait(POLL_SECONDS):
+            request = request or self._counter.totals.remote()
+            ready, _ = self._ray.wait([request], timeout=0)
+            if not ready:
+                continue
+            try:
+                documents, words = self._ray.get(request)
+            except self._ray.exceptions.RayError:
+                return  # the bar stops moving; the final counts come from the written shards
+            request = None
+            self._progress.set(documents, words)
 
 
 def cluster_cpus(ray: ModuleType) -> int:
@@ -131,80 +256,52 @@ def cluster_cpus(ray: ModuleType) -> int:
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 
-def actor_pool_arguments(
-    ray: ModuleType, n_workers: Optional[int], max_retries: Optional[int]
-) -> Dict[str, Any]:
-    """`map_batches` arguments for a pool of one-CPU actors: `n_workers` of them (default:
-    one per CPU of the cluster), restarted and retried `max_retries` times (default: no limit)."""
-    n_workers = n_workers or cluster_cpus(ray)
-    retries = {} if max_retries is None else {"max_restarts": max_retries, "max_task_retries": max_retries}
-    return {"compute": ray.data.ActorPoolStrategy(size=n_workers), "num_cpus": 1, **retries}
-
-
 def annotate_ray(
-    pipeline: str,
-    documents: Iterable[Document],
-    sink: ShardSink,
+    task: ShardTask,
+    sources: Sequence[ShardSource],
+    output: Path,
+    plan: ShardPlan,
     progress: Progress,
     n_workers: Optional[int] = None,
-    batch_size: int = 256,
     address: Optional[str] = None,
     max_retries: Optional[int] = None,
-) -> None:
-    """Tag `documents` (those of the pending shards, in order) on Ray into `sink`.
-
-    Connects to the cluster at `address` (e.g. "auto"), uses one this process already
-    joined, or starts a local one for the run (`n_workers` CPUs). `pipeline` must load
-    with `spacy.load` on every node: a package name or a path present on each.
-    `n_workers` actors (default: one per CPU of the cluster), one CPU each."""
-    with ray_session(address, n_workers) as ray:
-        _run(ray, pipeline, documents, sink, progress, n_workers, batch_size, max_retries)
-
-
-def _run(
-    ray: ModuleType,
-    pipeline: str,
-    documents: Iterable[Document],
-    sink: ShardSink,
-    progress: Progress,
-    n_workers: Optional[int],
-    batch_size: int,
-    max_retries: Optional[int],
-) -> None:
-    items = [
-        {"position": d.position, "source": json.dumps(source_fields(d), ensure_ascii=False), "text": d.text}
-        for d in documents
-    ]
-    if not items:
-        return
-    context = ray.data.DataContext.get_current()
-    context.execution_options.preserve_order = True
-    context.enable_progress_bars = False
-    blocks = min(-(-len(items) // batch_size), 10_000)  # a block per batch
-    dataset = ray.data.from_items(items, override_num_blocks=blocks)
-    tagged = dataset.map_batches(
-        Annotator,
-        fn_constructor_kwargs=actor_arguments(pipeline, sink.plan.format, batch_size),
-        batch_size=batch_size,
-        batch_format="numpy",
-        **actor_pool_arguments(ray, n_workers, max_retries),
-    )
-    vocab = None
-    expected = iter([item["position"] for item in items])
-    for batch in tagged.iter_batches(batch_size=None, batch_format="numpy"):
-        for position, words, payload in zip(batch["position"], batch["words"], batch["payload"], strict=True):
-            if int(position) != next(expected, None):
-                raise RuntimeError(
-                    f"Ray returned the record of input line position {int(position)} out of order"
-                )
-            if sink.plan.format == "docbin":
-                from spacy.tokens import Doc
-                from spacy.vocab import Vocab
-
-                vocab = vocab or Vocab()
-                payload = Doc(vocab).from_bytes(payload)
-            sink.add(int(position), payload)
-            progress.update(1, int(words))
-    missing = next(expected, None)
-    if missing is not None:
-        raise RuntimeError(f"Ray returned no record for input line position {missing} and later ones")
+    verbose: bool = False,
+) -> ShardCounts:
+    """Tag and write the shards of `sources` on Ray; return the records and words
+    written per shard. `n_workers` actors of one CPU each (default: one per CPU of the
+    cluster, at most one per shard)."""
+    if not sources:
+        return {}
+    with ray_session(address, n_workers, verbose) as ray, run_settings(ray, verbose):
+        counter = ray.remote(num_cpus=0)(ProgressCounter).remote()
+        actors = min(n_workers or cluster_cpus(ray), len(sources))
+        retries = (
+            {} if max_retries is None else {"max_restarts": max_retries, "max_task_retries": max_retries}
+        )
+        rows = [
+            {"shard": source.shard, "name": plan.name(source.shard), "source": source.to_json()}
+            for source in sources
+        ]
+        sink = shard_files_datasink(output.resolve())
+        tagged = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
+            ShardAnnotator,
+            fn_constructor_kwargs={"task": task, "counter": counter},
+            batch_size=1,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=actors),
+            num_cpus=1,
+            **retries,
+        )
+        try:
+            with ProgressPoller(ray, counter, progress):
+                tagged.write_datasink(sink, ray_remote_args={"num_cpus": 0}, concurrency=WRITERS)
+        except ray.exceptions.RayTaskError as error:
+            if isinstance(error.cause, BadInputError):
+                raise error.cause from None  # the worker's message, without Ray's traceback
+            raise
+        finally:
+            ray.kill(counter)
+    missing = sorted({source.shard for source in sources} - set(sink.counts))
+    if missing:
+        raise RuntimeError(f"Ray wrote no file for shard(s) {', '.join(plan.name(k) for k in missing)}")
+    return sink.counts

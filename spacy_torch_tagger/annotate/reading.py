@@ -1,4 +1,5 @@
-"""The input: JSONL or plain-text files read line by line, with line numbers.
+"""The input: JSONL or plain-text files, one document per line, parsed the same way by
+the first pass over the input (scan.py) and by whoever tags a shard.
 
 A file whose name ends in `.jsonl`, `.ndjson` or `.json` holds one JSON object per
 line, with the text in a string field (and optionally an id field); a blank line
@@ -6,10 +7,17 @@ there is not a document. Any other file is plain text, one document per line (an
 empty line is an empty document). A directory is every non-hidden file under it,
 in sorted order of their relative paths. Lines are numbered from 1 in their file;
 `position` counts lines from 0 across all files, and decides a line's shard.
+
+A shard's lines are described by a `ShardSource` (the byte offset and first line
+number of each file's part, the documents expected, the SHA-256 of the bytes), so
+a worker reads its shard alone with `read_shard`, and a shard whose bytes are no
+longer those the first pass read fails instead of writing other documents.
 """
 
+import hashlib
+import itertools
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator, List, Optional, Tuple, Union
 
@@ -30,7 +38,7 @@ class Document:
 
 @dataclass(frozen=True)
 class BadLine:
-    """A line that is not a document: bad JSON, no text field, a non-string text."""
+    """A line that is not a document: not UTF-8, bad JSON, no text field, a non-string text."""
 
     position: int
     file: str
@@ -38,12 +46,55 @@ class BadLine:
     reason: str
 
     def describe(self, root: Path) -> str:
-        where = root / self.file if root.is_dir() else root
-        return f"{where}:{self.line}: {self.reason}"
+        return f"{file_path(root, self.file)}:{self.line}: {self.reason}"
 
 
 class BadInputError(ValueError):
-    """The input cannot be read as asked (missing, or malformed lines with --on-bad-line fail)."""
+    """The input, pipeline or settings cannot be used as given; the message says why
+    and how to fix it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        # The message as written: Ray Data appends retry advice to `args` of an error
+        # raised in a worker, which does not apply to these.
+        return self.message
+
+
+class InputChangedError(BadInputError):
+    """A shard's input bytes differ from those the first pass read."""
+
+
+@dataclass(frozen=True)
+class FileSpan:
+    """Consecutive lines of one input file."""
+
+    file: str  # relative name, as in input_files
+    offset: int  # byte offset of the first line
+    first_line: int  # its line number, from 1
+    lines: int
+
+
+@dataclass(frozen=True)
+class ShardSource:
+    """Where a shard's input lines are: enough for any process to read them alone."""
+
+    shard: int
+    first_position: int
+    spans: Tuple[FileSpan, ...]
+    documents: int  # documents the first pass found in these lines
+    sha256: str  # of the lines' bytes, in order
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, data: str) -> "ShardSource":
+        value = json.loads(data)
+        spans = tuple(FileSpan(**span) for span in value.pop("spans"))
+        return cls(spans=spans, **value)
 
 
 def input_files(path: Path) -> List[Tuple[str, Path]]:
@@ -63,26 +114,16 @@ def input_files(path: Path) -> List[Tuple[str, Path]]:
     return sorted(files)
 
 
+def file_path(root: Path, name: str) -> Path:
+    """The path of input file `name` (as input_files names it) under the input `root`."""
+    return root / name if root.is_dir() else root
+
+
 def is_jsonl(name: str) -> bool:
     return name.lower().endswith(JSONL_SUFFIXES)
 
 
-def read_input(
-    path: Path, text_field: str = "text", id_field: Optional[str] = "id"
-) -> Iterator[Union[Document, BadLine]]:
-    """Every document and malformed line of the input, in order."""
-    position = 0
-    for name, file in input_files(path):
-        jsonl = is_jsonl(name)
-        with file.open("rb") as lines:
-            for number, raw in enumerate(lines, start=1):
-                item = _parse(raw, jsonl, position, name, number, text_field, id_field)
-                if item is not None:
-                    yield item
-                position += 1
-
-
-def _parse(
+def parse_line(
     raw: bytes,
     jsonl: bool,
     position: int,
@@ -91,7 +132,8 @@ def _parse(
     text_field: str,
     id_field: Optional[str],
 ) -> Union[Document, BadLine, None]:
-    """The document on one line, a BadLine, or None for a blank JSONL line."""
+    """The document on one line (its bytes, newline included), a BadLine, or None for
+    a blank JSONL line."""
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -117,3 +159,43 @@ def _parse(
         )
     has_id = id_field is not None and id_field in value
     return Document(position, name, number, text, value[id_field] if has_id else None, has_id)
+
+
+def read_shard(
+    root: Path, source: ShardSource, text_field: str = "text", id_field: Optional[str] = "id"
+) -> Iterator[Document]:
+    """The documents of a shard's lines, as the first pass parsed them (malformed lines
+    left out: the first pass reported them). Raises InputChangedError when the lines
+    are not those the first pass read (the input changed, or another node holds other
+    files at the input's path)."""
+    digest = hashlib.sha256()
+    position = source.first_position
+    documents = 0
+    for span in source.spans:
+        path = file_path(root, span.file)
+        jsonl = is_jsonl(span.file)
+        with path.open("rb") as file:
+            file.seek(span.offset)
+            lines = 0
+            for lines, raw in enumerate(itertools.islice(file, span.lines), start=1):
+                digest.update(raw)
+                item = parse_line(
+                    raw, jsonl, position, span.file, span.first_line + lines - 1, text_field, id_field
+                )
+                position += 1
+                if isinstance(item, Document):
+                    documents += 1
+                    yield item
+        if lines != span.lines:
+            raise _changed(path, source)
+    if digest.hexdigest() != source.sha256 or documents != source.documents:
+        raise _changed(file_path(root, source.spans[0].file), source)
+
+
+def _changed(path: Path, source: ShardSource) -> InputChangedError:
+    return InputChangedError(
+        f"the input lines of shard {source.shard} (from {path}, line {source.spans[0].first_line}) "
+        "are not those read when the run started: the input changed during the run, or (on a "
+        "cluster) a node holds other files at the input's path. Make the input the same everywhere "
+        "and rerun the same command"
+    )

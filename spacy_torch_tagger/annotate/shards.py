@@ -2,12 +2,11 @@
 
 Shard k holds the records of input lines [k * shard_size, (k + 1) * shard_size)
 (positions counted across all input files), as `part-0000k.jsonl` or
-`part-0000k.spacy`. A shard is written to a hidden temporary file and renamed to
-its final name once complete, so a final name always holds a whole shard; a rerun
-skips the shards whose final file exists. `_layout.json` records what decides the
-shards' contents (input files and sizes, pipeline, fields, shard size, format): a
-rerun with other settings is refused. `_manifest.json` and then `_SUCCESS` are
-written when every shard exists.
+`part-0000k.spacy`. A shard is written to a hidden temporary file (`.NAME.tmp`) and
+renamed to its final name once complete, so a final name always holds a whole shard
+(atomic.py); a rerun skips the shards whose final file exists, after checking that
+the directory was written from the same input, pipeline and settings (layout.py).
+`_manifest.json` and then `_SUCCESS` are written when every shard exists.
 """
 
 import json
@@ -18,14 +17,13 @@ from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Set
 
 from spacy.tokens import Doc, DocBin
 
-LAYOUT = "_layout.json"
+from .atomic import temporary_path, write_atomically
+from .layout import LAYOUT, LayoutMismatchError, check_layout, read_layout
+
 MANIFEST = "_manifest.json"
 SUCCESS = "_SUCCESS"
 SUFFIXES = {"jsonl": ".jsonl", "docbin": ".spacy"}
-
-
-class LayoutMismatchError(ValueError):
-    """The output directory was written with other settings or another input."""
+TEMPORARY_FILES = (".part-*.tmp", "._*.tmp")  # what the writers leave when killed (atomic.py)
 
 
 @dataclass(frozen=True)
@@ -51,39 +49,35 @@ class ShardPlan:
 
 
 def prepare_output(output: Path, layout: Dict[str, Any]) -> None:
-    """Create the output directory or check that it was written with this layout;
-    remove `_SUCCESS`, the manifest and temporary files of an interrupted run."""
+    """Create the output directory, or check that it was written with this layout
+    (LayoutMismatchError if not); remove `_SUCCESS`, the manifest and the temporary
+    files of an interrupted run."""
     output.mkdir(parents=True, exist_ok=True)
-    layout_path = output / LAYOUT
-    if layout_path.exists():
-        previous = json.loads(layout_path.read_text(encoding="utf-8"))
-        if previous != layout:
-            changed = sorted(
-                key for key in set(previous) | set(layout) if previous.get(key) != layout.get(key)
-            )
-            raise LayoutMismatchError(
-                f"{output} was written from another input or with other settings ({', '.join(changed)} "
-                "differ); use a new output directory, or delete this one to start over"
-            )
+    previous = read_layout(output)
+    if previous is None and any(output.glob("part-*")):
+        raise LayoutMismatchError(
+            f"{output} holds shard files but no {LAYOUT}, so nothing says what they were made "
+            f"from. Write to a new output directory, or delete {output} to start over"
+        )
+    if previous is None:
+        write_atomically(output / LAYOUT, json.dumps(layout, indent=2, ensure_ascii=False).encode("utf-8"))
     else:
-        write_atomically(layout_path, json.dumps(layout, indent=2, ensure_ascii=False).encode("utf-8"))
-    for stale in (output / SUCCESS, output / MANIFEST, *output.glob(".part-*.tmp")):
+        check_layout(output, previous, layout)
+    for stale in (output / SUCCESS, output / MANIFEST):
         stale.unlink(missing_ok=True)
+    remove_temporary_files(output)
+
+
+def remove_temporary_files(output: Path) -> None:
+    """Remove what an interrupted write left in `output`."""
+    for pattern in TEMPORARY_FILES:
+        for path in output.glob(pattern):
+            path.unlink(missing_ok=True)
 
 
 def finished_shards(output: Path, plan: ShardPlan) -> Set[int]:
     """The shards whose final file exists."""
     return {k for k in range(plan.n_shards) if (output / plan.name(k)).exists()}
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write `data` to a temporary file beside `path`, flush it to disk, rename it to `path`."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
 
 
 class ShardWriter(Protocol):
@@ -93,6 +87,8 @@ class ShardWriter(Protocol):
 
     def commit(self) -> None: ...
 
+    def abort(self) -> None: ...
+
 
 class JsonlShardWriter:
     """JSON lines streamed to `.NAME.tmp`, renamed to NAME on commit."""
@@ -100,7 +96,7 @@ class JsonlShardWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.count = 0
-        self._temporary = path.with_name(f".{path.name}.tmp")
+        self._temporary = temporary_path(path)
         self._file = self._temporary.open("w", encoding="utf-8")
 
     def add(self, payload: str) -> None:
@@ -113,6 +109,10 @@ class JsonlShardWriter:
         os.fsync(self._file.fileno())
         self._file.close()
         os.replace(self._temporary, self.path)
+
+    def abort(self) -> None:
+        self._file.close()
+        self._temporary.unlink(missing_ok=True)
 
 
 class DocBinShardWriter:
@@ -129,6 +129,9 @@ class DocBinShardWriter:
 
     def commit(self) -> None:
         write_atomically(self.path, shard_content("docbin", self._docs))
+
+    def abort(self) -> None:
+        self._docs.clear()
 
 
 WRITERS: Dict[str, Callable[[Path], ShardWriter]] = {"jsonl": JsonlShardWriter, "docbin": DocBinShardWriter}
@@ -153,6 +156,12 @@ class ShardSink:
             self._advance(shard)
         assert self._current is not None
         self._current.add(payload)
+
+    def abort(self) -> None:
+        """Drop the shard being written (its temporary file), after an error or an interrupt."""
+        if self._current is not None:
+            self._current.abort()
+            self._current = None
 
     def finish(self) -> None:
         """Commit the current shard and every pending shard after it (they are empty)."""

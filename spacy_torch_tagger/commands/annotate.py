@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 NAME = "annotate"
+INTERRUPTED = "annotate: interrupted; rerun the same command to resume"
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
 HELP = "Tag a JSONL/text corpus into resumable shards of records (local processes or Ray)."
 
 
@@ -51,25 +53,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-retries",
         type=int,
         default=None,
-        help="ray: restarts of a dead worker and retries of its batch (default: Ray Data's, no limit)",
+        help="ray: restarts of a dead worker and retries of its shard (default: Ray Data's, no limit)",
     )
     parser.add_argument(
-        "--ray-writer",
-        choices=["driver", "datasink"],
-        default="driver",
-        help="ray: who writes the shards. driver (default): the records come back to this process, "
-        "which writes them; datasink: Ray Data writes each shard from the cluster (a task tags a "
-        "whole shard; OUTPUT must be at the same path on every node)",
+        "--code",
+        type=Path,
+        default=None,
+        help="a Python file imported before the pipeline loads (its custom components and functions), "
+        "in this process, nlp.pipe's workers and every Ray actor",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument(
+        "--verbose", action="store_true", help="ray: Ray's INFO logs and Ray Data's progress bars on stderr"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    """Annotate; 1 with a message on stderr when the input, output or engine is unusable."""
+    """Annotate; 1 with a message on stderr when the input, pipeline, output or engine
+    is unusable; 130 with one line on stderr when interrupted (Ctrl-C)."""
+    try:
+        return _annotate(args)
+    except KeyboardInterrupt:
+        print(INTERRUPTED, file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _annotate(args: argparse.Namespace) -> int:
     from ..annotate.job import AnnotateOptions, annotate
+    from ..annotate.layout import LayoutMismatchError
     from ..annotate.ray_engine import RayMissingError
     from ..annotate.reading import BadInputError
-    from ..annotate.shards import LayoutMismatchError
 
     options = AnnotateOptions(
         pipeline=args.pipeline,
@@ -86,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
         ray_address=args.ray_address,
         progress=not args.no_progress,
         max_retries=args.max_retries,
-        ray_writer=args.ray_writer,
+        code=args.code,
+        verbose=args.verbose,
     )
     try:
         annotate(options)
