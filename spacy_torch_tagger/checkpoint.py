@@ -3,15 +3,22 @@ pipeline keeps of it.
 
 At `initialize` a checkpoint is read from its directory: config.json, the
 fast tokenizer (tokenizer.json) and its special tokens, and the weights, from
-`model.safetensors` only. The pipeline saves the small files with the model
+safetensors only. The pipeline saves the small files with the model
 (`to_bytes`, with a checksum) and its own fine-tuned weights in its own
 format, so `spacy.load` needs neither the directory nor the package that
 shipped it. Needs the `transformers` extra: `pip install spacy-torch-tagger[transformers]`.
+
+special_tokens.json holds the ids of the cls, sep, pad and unk tokens and, in
+pipelines saved after 0.2.0, `before` and `after`, the pieces the tokenizer's
+post-processor puts around a sequence, and `mark_spaces`, whether words get the
+tokenizer's space marker as in running text (`wordpieces.PieceTokenizer`). A
+file without them (0.2.0) means [cls] … [sep] and words as they are, as then.
 """
 
 import hashlib
 import importlib.metadata
 import json
+import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
@@ -19,6 +26,7 @@ import srsly
 from thinc.api import Model, deserialize_attr, serialize_attr
 
 from .errors import ModelFileError
+from .wordpieces import PieceTokenizer, marks_spaces, sequence_template
 
 FORMAT = "spacy_torch_tagger.checkpoint.v1"
 EXTRA = "pip install spacy-torch-tagger[transformers]"
@@ -28,6 +36,57 @@ KEPT_FILES = ("config.json", "tokenizer.json", "special_tokens.json")
 UNKNOWN_LICENSE = "unknown: the checkpoint has no model card or license file"
 PROVENANCE_FILES = ("README.md", "LICENSE", "LICENSE.txt", "LICENSE.md", "NOTICE")
 SPECIAL_TOKENS = ("cls", "sep", "pad", "unk")
+# The weights read: one safetensors file, or the index of a sharded one.
+SAFETENSORS_FILES = ("model.safetensors", "model.safetensors.index.json")
+PICKLED_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack")
+# A slow (Python) tokenizer's files, which transformers can convert to tokenizer.json.
+SLOW_TOKENIZER_FILES = (
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "sentencepiece.bpe.model",
+    "spm.model",
+    "spiece.model",
+    "tokenizer.model",
+)
+# transformers numbers these models' positions from pad_token_id + 1
+# (create_position_ids_from_input_ids): that many of max_position_embeddings are never a piece's.
+POSITIONS_AFTER_PADDING = frozenset(
+    {
+        "camembert",
+        "data2vec-text",
+        "esm",
+        "ibert",
+        "longformer",
+        "luke",
+        "mpnet",
+        "roberta",
+        "roberta-prelayernorm",
+        "xlm-roberta",
+        "xlm-roberta-xl",
+        "xmod",
+    }
+)
+# ... and these from 0, up to max_position_embeddings - 1.
+POSITIONS_FROM_ZERO = frozenset(
+    {
+        "albert",
+        "bert",
+        "convbert",
+        "deberta",
+        "deberta-v2",
+        "distilbert",
+        "electra",
+        "ernie",
+        "megatron-bert",
+        "mobilebert",
+        "rembert",
+        "roformer",
+        "squeezebert",
+        "xlm",
+    }
+)
+HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 
 
 class CheckpointError(ModelFileError):
@@ -58,8 +117,8 @@ def require_transformers() -> Any:
 
 class Checkpoint:
     """config.json, tokenizer.json and the special token ids of a checkpoint;
-    `weights` is the safetensors file when read from a directory, None when
-    restored from a saved pipeline (whose own weights replace it)."""
+    `weights` is the safetensors file (or its shards' index) when read from a
+    directory, None when restored from a saved pipeline (whose own weights replace it)."""
 
     def __init__(self, files: Dict[str, bytes], weights: Optional[Path] = None) -> None:
         missing = [name for name in KEPT_FILES if name not in files]
@@ -68,6 +127,7 @@ class Checkpoint:
         self.files = files
         self.weights = weights
         self._tokenizer: Any = None
+        self._piece_tokenizer: Optional[PieceTokenizer] = None
 
     @classmethod
     def from_dir(cls, path: Union[str, Path]) -> "Checkpoint":
@@ -76,28 +136,36 @@ class Checkpoint:
         if not directory.is_dir():
             raise CheckpointError(
                 f"the checkpoint directory {directory} does not exist: give the folder that holds "
-                "config.json, tokenizer.json and model.safetensors"
+                "config.json, tokenizer.json and model.safetensors." + hub_name_hint(str(path))
             )
-        weights = directory / "model.safetensors"
-        if not weights.exists():
-            pickled = [name for name in ("pytorch_model.bin", "tf_model.h5") if (directory / name).exists()]
+        weights = next((directory / name for name in SAFETENSORS_FILES if (directory / name).exists()), None)
+        if weights is None:
+            raise CheckpointError(_no_safetensors_message(directory))
+        if not (directory / "config.json").exists():
             raise CheckpointError(
-                f"{directory} has no model.safetensors"
-                + (
-                    f", only {pickled}: pickled weights are refused because unpickling can run code. "
-                    "Convert them to safetensors where you trust their source."
-                    if pickled
-                    else ""
-                )
+                f"{directory} has no config.json: save the encoder's config there "
+                "(`model.config.save_pretrained(folder)`)"
             )
-        for name in ("config.json", "tokenizer.json"):
-            if not (directory / name).exists():
-                raise CheckpointError(f"{directory} has no {name}: a fast tokenizer and a config are needed")
+        if not (directory / "tokenizer.json").exists():
+            raise CheckpointError(_no_fast_tokenizer_message(directory))
         transformers = require_transformers()
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
-        special = {name: getattr(tokenizer, f"{name}_token_id") for name in SPECIAL_TOKENS}
-        if any(value is None for value in special.values()):
-            raise CheckpointError(f"the tokenizer in {directory} lacks special tokens: {special}")
+        special: Dict[str, Any] = {name: getattr(tokenizer, f"{name}_token_id") for name in SPECIAL_TOKENS}
+        missing = [name for name, value in special.items() if value is None]
+        if missing:
+            raise CheckpointError(
+                f"the tokenizer in {directory} has no {' and no '.join(missing)} token ({special}): name "
+                "them in its special_tokens_map.json, or set them (`tokenizer.pad_token = ...`) and "
+                "`tokenizer.save_pretrained(folder)`"
+            )
+        pieces = fast_tokenizer((directory / "tokenizer.json").read_bytes())
+        try:
+            special["before"], special["after"] = sequence_template(pieces)
+        except ValueError as error:
+            raise CheckpointError(
+                f"the tokenizer in {directory} cannot frame word pieces: {error}"
+            ) from error
+        special["mark_spaces"] = marks_spaces(pieces)
         files = {
             "config.json": (directory / "config.json").read_bytes(),
             "tokenizer.json": (directory / "tokenizer.json").read_bytes(),
@@ -153,22 +221,43 @@ class Checkpoint:
         """The fast tokenizer (Hugging Face tokenizers), built once."""
         if self._tokenizer is None:
             require_transformers()
-            from tokenizers import Tokenizer
-
-            tokenizer = Tokenizer.from_str(self.files["tokenizer.json"].decode("utf8"))
-            # Checkpoints often ship padding and truncation settings; a truncated
-            # sentence would silently lose the pieces of its last tokens.
-            tokenizer.no_padding()
-            tokenizer.no_truncation()
-            self._tokenizer = tokenizer
+            self._tokenizer = fast_tokenizer(self.files["tokenizer.json"])
         return self._tokenizer
 
     def special_ids(self) -> Dict[str, int]:
-        """The ids of the [CLS], [SEP], padding and unknown pieces."""
-        ids = json.loads(self.files["special_tokens.json"])
-        if not isinstance(ids, dict) or not all(isinstance(ids.get(name), int) for name in SPECIAL_TOKENS):
+        """The ids of the cls, sep, padding and unknown tokens."""
+        settings = self._special_tokens()
+        return {name: settings[name] for name in SPECIAL_TOKENS}
+
+    def piece_tokenizer(self) -> PieceTokenizer:
+        """The tokenizer as the word-piece windows use it, built once."""
+        if self._piece_tokenizer is None:
+            settings = self._special_tokens()
+            self._piece_tokenizer = PieceTokenizer(
+                self.tokenizer(),
+                settings.get("before", [settings["cls"]]),
+                settings.get("after", [settings["sep"]]),
+                settings["pad"],
+                settings["unk"],
+                settings.get("mark_spaces", False),
+            )
+        return self._piece_tokenizer
+
+    def _special_tokens(self) -> Dict[str, Any]:
+        """special_tokens.json, checked."""
+        settings = json.loads(self.files["special_tokens.json"])
+        if not isinstance(settings, dict) or not all(
+            isinstance(settings.get(name), int) for name in SPECIAL_TOKENS
+        ):
             raise CheckpointError(f"special_tokens.json must give an integer id for each of {SPECIAL_TOKENS}")
-        return {name: int(value) for name, value in ids.items()}
+        template = [settings.get(name, []) for name in ("before", "after")]
+        if not all(isinstance(ids, list) and all(isinstance(i, int) for i in ids) for ids in template):
+            raise CheckpointError(
+                "special_tokens.json must give `before` and `after` as lists of integer ids"
+            )
+        if not isinstance(settings.get("mark_spaces", False), bool):
+            raise CheckpointError("special_tokens.json must give `mark_spaces` as true or false")
+        return settings
 
     def check_files(self) -> None:
         """Raise CheckpointError, naming the file, unless the kept config, tokenizer
@@ -176,7 +265,7 @@ class Checkpoint:
         for name, use in (
             ("config.json", self.config),
             ("tokenizer.json", self.tokenizer),
-            ("special_tokens.json", self.special_ids),
+            ("special_tokens.json", self.piece_tokenizer),
         ):
             try:
                 use()
@@ -188,8 +277,23 @@ class Checkpoint:
                 ) from error
 
     def max_positions(self) -> int:
-        """The longest piece sequence the encoder reads, special tokens included."""
-        return int(json.loads(self.files["config.json"]).get("max_position_embeddings", 512))
+        """The longest piece sequence the encoder reads, special tokens included:
+        max_position_embeddings (512 where the config has none), less the positions
+        a RoBERTa-style model keeps below its first one (pad_token_id + 1). A model
+        type not known here is taken as RoBERTa-style unless that would cost half
+        of its positions."""
+        settings = json.loads(self.files["config.json"])
+        declared = settings.get("max_position_embeddings")
+        if not isinstance(declared, int) or declared < 1:
+            return 512
+        model_type = settings.get("model_type")
+        padding = settings.get("pad_token_id")
+        offset = padding + 1 if isinstance(padding, int) and padding >= 0 else 0
+        if model_type in POSITIONS_FROM_ZERO or (
+            model_type not in POSITIONS_AFTER_PADDING and 2 * offset >= declared
+        ):
+            return declared
+        return declared - offset
 
     def to_bytes(self) -> bytes:
         return srsly.msgpack_dumps({"format": FORMAT, "files": self.files, "sha256": _checksum(self.files)})
@@ -214,6 +318,64 @@ class Checkpoint:
         # parser's or transformers' own error and no word of which file is wrong.
         checkpoint.check_files()
         return checkpoint
+
+
+def fast_tokenizer(data: bytes) -> Any:
+    """A tokenizers.Tokenizer from the bytes of a tokenizer.json, without the padding
+    and truncation a checkpoint may ship (a truncated sentence would silently lose
+    the pieces of its last tokens)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_str(data.decode("utf8"))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+def hub_name_hint(name: str) -> str:
+    """For a checkpoint name that is no folder: what to do if it is a Hugging Face hub
+    name ("" for a name that cannot be one)."""
+    if Path(name).is_absolute() or not HUB_NAME.fullmatch(name):
+        return ""
+    return (
+        f" If {name!r} is a Hugging Face hub name: hub names are not downloaded: give a local folder (e.g. "
+        "one written by save_pretrained: where the hub is reachable, "
+        f"`transformers.AutoModel.from_pretrained({name!r}).save_pretrained(folder)` and the same with "
+        "AutoTokenizer)."
+    )
+
+
+def _no_safetensors_message(directory: Path) -> str:
+    pickled = [name for name in PICKLED_FILES if (directory / name).exists()]
+    if not pickled:
+        return f"{directory} has no model.safetensors: give the folder that holds the encoder's weights"
+    loader = (
+        "from_pretrained(folder, from_tf=True)" if pickled == ["tf_model.h5"] else "from_pretrained(folder)"
+    )
+    return (
+        f"{directory} has no model.safetensors, only {pickled}: pickled weights are refused because "
+        "unpickling can run code. Where you trust their source, convert them once: "
+        f"`transformers.AutoModel.{loader}.save_pretrained(folder, safe_serialization=True)` "
+        "writes model.safetensors beside them."
+    )
+
+
+def _no_fast_tokenizer_message(directory: Path) -> str:
+    slow = [name for name in SLOW_TOKENIZER_FILES if (directory / name).exists()]
+    if not slow:
+        return (
+            f"{directory} has no tokenizer.json: save the checkpoint's fast tokenizer there "
+            "(`tokenizer.save_pretrained(folder)`)"
+        )
+    needs = (
+        " (a SentencePiece model needs `pip install sentencepiece` for it)"
+        if any(name.endswith(".model") for name in slow)
+        else ""
+    )
+    return (
+        f"{directory} has no tokenizer.json, only a slow tokenizer's {slow}: write the fast tokenizer with "
+        "`transformers.AutoTokenizer.from_pretrained(folder).save_pretrained(folder)`" + needs
+    )
 
 
 def _checksum(files: Dict[str, bytes]) -> str:

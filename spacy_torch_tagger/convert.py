@@ -32,10 +32,12 @@ def docs_to_batch(
     wordpieces = None
     if pieces is not None:
         checkpoint, window_length, stride = pieces
-        texts = [[token.text for token in sequence] for sequence in sequences(docs)]
-        piece_arrays = wordpiece_arrays(
-            texts, checkpoint.tokenizer(), checkpoint.special_ids(), window_length, stride
-        )
+        spans = sequences(docs)
+        texts = [[token.text for token in span] for span in spans]
+        tokenizer = checkpoint.piece_tokenizer()
+        # Only a tokenizer that marks spaces asks what comes before each word.
+        preceding = [preceding_characters(span) for span in spans] if tokenizer.mark_spaces else None
+        piece_arrays = wordpiece_arrays(texts, tokenizer, window_length, stride, preceding)
         wordpieces = WordPieces(*(torch.from_numpy(array).to(device) for array in piece_arrays))
     return TaggerBatch(
         lengths=torch.from_numpy(sequence_lengths(docs)),
@@ -57,6 +59,12 @@ def sequences(docs: Sequence[Doc]) -> List[Union[Doc, Span]]:
         elif len(doc):
             spans.append(doc)
     return spans
+
+
+def preceding_characters(span: Union[Doc, Span]) -> List[str]:
+    """The character before each token in its doc, "" for the span's first: a sequence
+    is read as a text of its own, whatever comes before it."""
+    return ["", *((previous.whitespace_ or previous.text)[-1] for previous in span[:-1])]
 
 
 def sequence_lengths(docs: Sequence[Doc]) -> numpy.ndarray:

@@ -7,10 +7,10 @@ from typing import Dict, Tuple
 
 import torch
 
-from .checkpoint import Checkpoint, CheckpointError
+from .checkpoint import Checkpoint, CheckpointError, hub_name_hint
 from .feature_spec import FeatureSpec
 from .network.transformer_settings import TransformerTaggerSettings
-from .network.transformer_tagger import TransformerTagger
+from .network.transformer_tagger import TransformerTagger, padded_length
 
 
 class TransformerNetworkBuilder:
@@ -37,10 +37,21 @@ class TransformerNetworkBuilder:
         return TransformerTagger(features, n_labels, checkpoint.encoder(), self.settings)
 
     def windows(self, checkpoint: Checkpoint) -> Tuple[int, int]:
-        """(window length in positions, stride in pieces) for this checkpoint."""
-        length = min(self.window_length or checkpoint.max_positions(), checkpoint.max_positions())
-        stride = self.stride or max(1, (length - 2) // 2)
-        return length, min(stride, length - 2)
+        """(window length in positions, stride in pieces) for this checkpoint: at most
+        the longest window that stays within the encoder's positions once
+        TransformerTagger pads it (`padded_length`)."""
+        limit = checkpoint.max_positions()
+        longest = next((length for length in range(limit, 0, -1) if padded_length(length) <= limit), 0)
+        pieces = checkpoint.piece_tokenizer()
+        frame = len(pieces.before) + len(pieces.after)
+        if longest <= frame:
+            raise CheckpointError(
+                f"the encoder reads at most {limit} positions: too few for windows "
+                f"of {frame} special pieces and at least one word piece"
+            )
+        length = min(self.window_length or longest, longest)
+        stride = self.stride or max(1, (length - frame) // 2)
+        return length, min(stride, length - frame)
 
 
 def resolve_checkpoint_dir(checkpoint: str) -> Path:
@@ -54,7 +65,8 @@ def resolve_checkpoint_dir(checkpoint: str) -> Path:
     except ImportError as error:
         raise CheckpointError(
             f"checkpoint {checkpoint!r} is neither a directory nor an installed package "
-            "(install it, or give the folder with config.json, tokenizer.json and model.safetensors)"
+            "(install it, or give the folder with config.json, tokenizer.json and model.safetensors)."
+            + hub_name_hint(checkpoint)
         ) from error
     if not hasattr(module, "get_model_path"):
         raise CheckpointError(

@@ -1,6 +1,7 @@
 """Word pieces: never across a token, at least one per token, windows that cover
 every piece exactly once."""
 
+import json
 from typing import List
 
 import numpy
@@ -16,9 +17,7 @@ def checkpoint(tiny_checkpoint) -> Checkpoint:
 
 
 def _pieces(checkpoint: Checkpoint, sequences: List[List[str]], window_length: int = 64, stride: int = 31):
-    return wordpiece_arrays(
-        sequences, checkpoint.tokenizer(), checkpoint.special_ids(), window_length, stride
-    )
+    return wordpiece_arrays(sequences, checkpoint.piece_tokenizer(), window_length, stride)
 
 
 def _pieces_of_each_token(arrays: PieceArrays, n_tokens: int) -> List[List[int]]:
@@ -119,3 +118,99 @@ def test_each_piece_counts_in_the_window_where_it_sits_farthest_from_an_edge(
     assert [int(flat_owner[i]) for i in arrays.first_piece] == list(range(len(tokens)))
     owned = _pieces_of_each_token(arrays, len(tokens))
     assert [int(arrays.ids.reshape(-1)[i]) for i in arrays.first_piece] == [p[0] for p in owned]
+
+
+def _arrays_as_in_0_2_0(checkpoint: Checkpoint, sequences: List[List[str]], window_length: int, stride: int):
+    """The arrays as spacy-torch-tagger 0.2.0 built them, written out plainly: each
+    token's pieces from the tokenizer (the unknown piece for none), windows of
+    [CLS] pieces [SEP] `stride` pieces apart, each piece owned by the window where
+    it sits farthest from an edge (the later window on a tie), padded with [PAD]."""
+    tokenizer, special = checkpoint.tokenizer(), checkpoint.special_ids()
+    width = window_length - 2
+    windows, owners, first_piece = [], [], []
+    offset = 0
+    for tokens in sequences:
+        encoding = tokenizer.encode(tokens, is_pretokenized=True, add_special_tokens=False)
+        ids, token_of = [], []
+        for token in range(len(tokens)):
+            pieces = [p for p, w in zip(encoding.ids, encoding.word_ids, strict=True) if w == token]
+            ids += pieces or [special["unk"]]
+            token_of += [token] * len(pieces or [special["unk"]])
+        n = len(ids)
+        starts = [0] if n <= width else [*range(0, n - width, stride), n - width]
+        owner_window = []
+        for p in range(n):
+            holding = [k for k, s in enumerate(starts) if s <= p < s + width]
+            owner_window.append(
+                max(holding, key=lambda k: (min(p - starts[k], starts[k] + width - 1 - p), k))
+            )
+        for k, start in enumerate(starts):
+            end = min(start + width, n)
+            windows.append([special["cls"], *ids[start:end], special["sep"]])
+            owners.append(
+                [-1, *(offset + token_of[p] if owner_window[p] == k else -1 for p in range(start, end)), -1]
+            )
+        for token in range(len(tokens)):
+            p = token_of.index(token)
+            first_piece.append(
+                (len(windows) - len(starts) + owner_window[p], 1 + p - starts[owner_window[p]])
+            )
+        offset += len(tokens)
+    length = max(map(len, windows))
+    ids_array = numpy.full((len(windows), length), special["pad"])
+    mask = numpy.zeros((len(windows), length), dtype="int64")
+    token_of_piece = numpy.full((len(windows), length), -1)
+    for i, (window, row) in enumerate(zip(windows, owners, strict=True)):
+        ids_array[i, : len(window)], mask[i, : len(window)], token_of_piece[i, : len(row)] = window, 1, row
+    return ids_array, mask, token_of_piece, numpy.array([w * length + c for w, c in first_piece])
+
+
+BERT_SEQUENCES = [
+    ["Peter", "unbelievably", ",", "  ", "😀", "don't", "Zürich", ".", "\n"],
+    ["peter", "and", "sue", "unbelievably", "read", "a", "book", ",", "she", "smiled"] * 6,
+    ["the", "dog"],
+]
+
+
+@pytest.mark.parametrize("window_length, stride", [(64, 31), (16, 7), (10, 2), (9, 6), (12, 1)])
+def test_bert_pieces_and_windows_are_those_of_0_2_0(checkpoint, window_length, stride):
+    """A BERT WordPiece checkpoint gets the very arrays it got before the template and
+    space markers came from the tokenizer, from a checkpoint read now and from the
+    special_tokens.json a 0.2.0 pipeline saved (cls, sep, pad, unk only)."""
+    expected = _arrays_as_in_0_2_0(checkpoint, BERT_SEQUENCES, window_length, stride)
+    legacy = Checkpoint(
+        {**checkpoint.files, "special_tokens.json": json.dumps(checkpoint.special_ids()).encode()}
+    )
+    saved = json.loads(checkpoint.files["special_tokens.json"])
+    assert (saved["before"], saved["after"], saved["mark_spaces"]) == ([saved["cls"]], [saved["sep"]], False)
+    for source in (checkpoint, legacy):
+        found = _pieces(source, BERT_SEQUENCES, window_length, stride)
+        assert len(found) == len(expected)
+        for array, reference in zip(found, expected, strict=True):
+            assert array.dtype == numpy.int64 and numpy.array_equal(array, reference)
+
+
+def test_bert_pieces_ignore_the_whitespace_before_a_token(checkpoint):
+    """From docs as the component sees them (spaces, newlines, glued punctuation,
+    sentences): the arrays of the words alone."""
+    import spacy
+    import torch
+    from spacy.tokens import Doc
+
+    from spacy_torch_tagger.convert import docs_to_batch, sequences
+    from spacy_torch_tagger.feature_spec import FeatureSpec
+    from spacy_torch_tagger.known_words import KnownWords
+
+    nlp = spacy.blank("en")
+    docs = [nlp.make_doc(text) for text in ("The dog ate.\n\nIt  slept ,  Zürich!", "a\tb  c", "x")]
+    docs.append(Doc(nlp.vocab, words=["She", "smiled", ".", "He", "read"], sent_starts=[1, 0, 0, 1, 0]))
+    features = FeatureSpec()
+    batch = docs_to_batch(
+        docs, features, KnownWords.from_docs([], features), torch.device("cpu"), (checkpoint, 16, 7)
+    )
+    words = [[token.text for token in span] for span in sequences(docs)]
+    assert len(words) == 5, "the last doc is read as two sentences"
+    expected = _arrays_as_in_0_2_0(checkpoint, words, 16, 7)
+    assert batch.wordpieces is not None
+    for array, reference in zip(batch.wordpieces, expected, strict=True):
+        assert numpy.array_equal(array.numpy(), reference)

@@ -8,12 +8,14 @@ import torch
 class WordPieces(NamedTuple):
     """A checkpoint's word pieces of every token, in windows its encoder reads.
 
-    ids: (n_windows, window_length) int64 piece ids; each window is [CLS] pieces
-        [SEP], then padding. A window holds pieces of one sequence only.
-    mask: (n_windows, window_length) int64, 1 at real positions (CLS and SEP
+    ids: (n_windows, window_length) int64 piece ids; each window is the pieces the
+        checkpoint's tokenizer puts before a sequence ([CLS] for BERT, <s> for
+        RoBERTa and XLM-R), pieces of one sequence, the pieces it puts after
+        ([SEP], </s>), then padding. A window holds pieces of one sequence only.
+    mask: (n_windows, window_length) int64, 1 at real positions (special pieces
         included), 0 at padding.
     token_of_piece: (n_windows, window_length) int64, the token (row of the flat
-        batch) each position belongs to, -1 for CLS, SEP, padding and for a
+        batch) each position belongs to, -1 for special pieces, padding and for a
         piece that an overlapping window covers farther from its edges. Every
         token has at least one position.
     first_piece: (n_tokens,) int64, the flat position (window * window_length +
