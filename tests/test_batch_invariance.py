@@ -85,36 +85,53 @@ def _check(nlp: Language, tolerance: float, settings: Sequence[tuple]) -> None:
         assert _largest_difference(alone, batched) <= tolerance, (batch_size, n_process)
 
 
+def _load(path: Path, precision: str) -> Language:
+    """The pipeline saved at `path`, tagging in the given precision mode."""
+    model = {"int8_inference": False, "precision": "float32", **MODEL_SETTINGS[precision]}
+    return spacy.load(path, config={"components": {"torch_tagger": {"model": model}}})
+
+
+@pytest.fixture(scope="module")
+def lstm_dir(tmp_path_factory) -> Path:
+    """An LSTM pipeline trained once (in float32); each test tags in its own mode."""
+    path = tmp_path_factory.mktemp("invariance") / "lstm"
+    train_pipeline(["tag", "pos"], steps=40, config=copy.deepcopy(SMALL_MODEL)).to_disk(path)
+    return path
+
+
 @pytest.mark.parametrize("precision", ["float32", "int8", "bfloat16"])
-def test_lstm_pipelines_tag_a_text_alike_in_any_batch(precision):
-    config = {**copy.deepcopy(SMALL_MODEL), **MODEL_SETTINGS[precision]}
-    nlp = train_pipeline(["tag", "pos"], steps=40, config=config)
+def test_lstm_pipelines_tag_a_text_alike_in_any_batch(lstm_dir, precision):
     settings = [(3, 1), (17, 1), (1000, 1)] + ([(8, 2)] if precision == "int8" else [])
-    _check(nlp, TOLERANCE["lstm", precision], settings)
+    _check(_load(lstm_dir, precision), TOLERANCE["lstm", precision], settings)
 
 
-def _transformer_pipeline(checkpoint: Path, precision: str) -> Language:
+@pytest.fixture(scope="module")
+def transformer_dir(tiny_checkpoint, tmp_path_factory) -> Path:
+    """A pipeline on the tiny BERT, trained once (in float32)."""
     fix_random_seed(0)
     nlp = spacy.blank("en")
     network = {
         "@architectures": "spacy_torch_tagger.TransformerNetwork.v1",
-        "checkpoint": str(checkpoint),
+        "checkpoint": str(tiny_checkpoint),
         "window_length": 16,  # long texts are read in several overlapping windows
         "embed_width": 8,
         "char_width": 8,
     }
     features = {"vocab_rows": 300, "vocab_min_count": 1}
-    model = {"features": features, "network": network, **MODEL_SETTINGS[precision]}
+    model = {"features": features, "network": network}
     nlp.add_pipe("torch_tagger", config={"targets": ["tag", "pos"], "model": model})
     examples = corpus_examples(nlp)
     nlp.initialize(lambda: examples)
     optimizer = Adam(0.005)
     for step in range(25):
         nlp.update(examples[(step * 16) % len(examples) :][:16], sgd=optimizer)
-    return nlp
+    path = tmp_path_factory.mktemp("invariance") / "transformer"
+    nlp.to_disk(path)
+    return path
 
 
 @pytest.mark.parametrize("precision", ["float32", "int8", "bfloat16"])
-def test_transformer_pipelines_tag_a_text_alike_in_any_batch(tiny_checkpoint, precision):
-    nlp = _transformer_pipeline(tiny_checkpoint, precision)
-    _check(nlp, TOLERANCE["transformer", precision], [(3, 1), (17, 1), (1000, 1)])
+def test_transformer_pipelines_tag_a_text_alike_in_any_batch(transformer_dir, precision):
+    _check(
+        _load(transformer_dir, precision), TOLERANCE["transformer", precision], [(3, 1), (17, 1), (1000, 1)]
+    )
