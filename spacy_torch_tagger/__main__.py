@@ -1,21 +1,24 @@
-"""`python -m spacy_torch_tagger COMMAND ...`: the package's command line."""
+"""`python -m spacy_torch_tagger COMMAND ...`: the `torch-tagger` commands of spaCy's
+command line (`python -m spacy torch-tagger COMMAND ...`), under a shorter name."""
 
-import argparse
 import sys
 from typing import List, Optional
 
-from .commands import COMMANDS, load_command
+from typer.main import get_command
+
+from .cli import torch_tagger_cli
+
+PROG_NAME = "python -m spacy_torch_tagger"
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Parse the command line, run the subcommand, return its exit status."""
-    parser = argparse.ArgumentParser(prog="python -m spacy_torch_tagger", description=__doc__)
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
-        module = load_command(name)
-        module.add_arguments(subparsers.add_parser(name, help=module.HELP, description=module.HELP))
-    args = parser.parse_args(argv)
-    return int(load_command(args.command).run(args))
+    """Run the command line `argv` (default: sys.argv[1:]); return its exit status."""
+    command = get_command(torch_tagger_cli)
+    try:
+        command.main(args=argv, prog_name=PROG_NAME)
+    except SystemExit as exit:
+        return exit.code if isinstance(exit.code, int) else int(exit.code is not None)
+    return 0
 
 
 if __name__ == "__main__":

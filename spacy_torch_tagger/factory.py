@@ -13,9 +13,6 @@ from spacy.tokens import Doc
 from thinc.api import Model
 from thinc.types import Floats2d
 
-# Imported for its registration: `spacy train` creates the pipeline (and so imports
-# this module) before it resolves [training.before_to_disk].
-from . import calibrate_pipeline  # noqa: F401
 from .component import TorchTagger
 from .scorer import COMBINED_KEY
 from .targets import TARGETS

@@ -161,9 +161,10 @@ def test_a_pipeline_that_does_not_load_on_the_workers_fails_with_one_message(
     """Its custom component is unknown without --code: the workers cannot load it."""
     custom = pipeline_with(pipeline_dir, tmp_path / "custom", {"annotate_test_pause": {}})
     assert annotate(custom, jsonl_input, tmp_path / "out", "--engine", "ray", "--n-process", "1") == 1
-    err = capsys.readouterr().err
-    message = [line for line in err.splitlines() if line.startswith("annotate: ")]
-    assert message[-1].startswith(f"annotate: the pipeline {custom} did not load on a Ray worker")
-    assert "annotate_test_pause" in err and "pass --code FILE" in err
-    assert "Traceback" not in err
+    printed = capsys.readouterr()
+    message = " ".join(printed.out.split())  # wasabi wraps its messages
+    assert message.count("✘") == 1
+    assert f"✘ the pipeline {custom} did not load on a Ray worker" in message
+    assert "annotate_test_pause" in message and "pass --code FILE" in message
+    assert "Traceback" not in printed.err + printed.out
     assert not list((tmp_path / "out").glob("part-*"))

@@ -1,4 +1,4 @@
-"""`python -m spacy_torch_tagger report`: the evaluation report, its numbers and its figures."""
+"""`python -m spacy torch-tagger report`: the evaluation report, its numbers and its figures."""
 
 import importlib.util
 import json
@@ -166,15 +166,12 @@ def test_compare_shows_both_pipelines_and_the_differences(compared):
 
 @needs_matplotlib
 def test_reliability_diagram_uses_probability_of(pipelines, tmp_path):
-    from spacy_torch_tagger.commands import report
+    from spacy_torch_tagger.cli.report import write_report
 
     def probability_of(token, target: str) -> Optional[float]:
         return 0.9 if target == "tag" else None
 
-    parser = __import__("argparse").ArgumentParser()
-    report.add_arguments(parser)
-    args = parser.parse_args([str(pipelines["torch"]), str(DEV), "--output", str(tmp_path), "--gold-preproc"])
-    assert report.run(args, probability_of=probability_of) == 0
+    write_report([str(pipelines["torch"])], DEV, tmp_path, gold_preproc=True, probability_of=probability_of)
     data = json.loads((tmp_path / "report.json").read_text())["pipelines"][0]["targets"]
     tag, pos = data["tag"], data["pos"]
     assert pos["reliability"] is None and not (tmp_path / "reliability_pos.png").exists()
@@ -185,10 +182,11 @@ def test_reliability_diagram_uses_probability_of(pipelines, tmp_path):
 
 def test_a_missing_pipeline_or_corpus_is_refused(pipelines, tmp_path, capsys):
     assert main(["report", str(tmp_path), str(DEV), "--output", str(tmp_path / "out")]) == 1
+    assert "is not a spaCy pipeline directory" in " ".join(capsys.readouterr().out.split())
     assert (
-        main(["report", str(pipelines["torch"]), str(tmp_path / "no.spacy"), "--output", str(tmp_path)]) == 1
+        main(["report", str(pipelines["torch"]), str(tmp_path / "no.spacy"), "--output", str(tmp_path)]) == 2
     )
-    assert "not a spaCy pipeline directory" in capsys.readouterr().err
+    assert "does not exist" in capsys.readouterr().err
 
 
 def test_missing_matplotlib_names_the_extra(tmp_path, monkeypatch):
@@ -288,7 +286,7 @@ def test_morph_target_equals_spacy_evaluate(tmp_path):
 
 
 def test_pipeline_names_are_short_and_distinct():
-    from spacy_torch_tagger.commands.report import pipeline_names
+    from spacy_torch_tagger.cli.report import pipeline_names
 
     assert pipeline_names([Path("/x/a/model-best"), Path("/x/b/model-best")]) == [
         "a/model-best",

@@ -11,7 +11,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Dict, Optional
 
 from spacy.util import get_package_path, is_package, load_config
 from thinc.api import Config
@@ -29,13 +29,13 @@ class PipelineSource:
     sha256: str  # of the name for blank:LANG
     directory: Optional[Path] = None  # the files fingerprinted (None for blank:LANG)
 
-    def config(self) -> Optional[Config]:
-        """The pipeline's config.cfg (a package keeps it in its data directory), read
-        without loading the pipeline; None for blank:LANG."""
+    def config(self, overrides: Optional[Dict[str, Any]] = None) -> Optional[Config]:
+        """The pipeline's config.cfg (a package keeps it in its data directory) with the
+        config overrides (dotted keys), read without loading the pipeline; None for blank:LANG."""
         if self.directory is None:
             return None
         found = sorted(self.directory.glob("config.cfg")) or sorted(self.directory.glob("*/config.cfg"))
-        return load_config(found[0]) if found else None
+        return load_config(found[0], overrides=overrides or {}) if found else None
 
 
 def locate_pipeline(pipeline: str) -> PipelineSource:

@@ -7,7 +7,7 @@ shards already renamed stay, and the same command resumes from them.
 """
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Dict, List, Optional, Sequence, Set
 
@@ -52,6 +52,8 @@ class AnnotateOptions:
     max_retries: Optional[int] = None  # ray: None keeps Ray Data's default (no limit)
     code: Optional[Path] = None  # a Python file imported before the pipeline loads
     verbose: bool = False  # ray: Ray's INFO logs and Ray Data's progress bars
+    # spacy.load(pipeline, config=...) in every process: dotted keys, as spaCy's CLI parses them
+    config_overrides: Dict[str, Any] = field(default_factory=dict)
 
 
 def check_options(options: AnnotateOptions) -> None:
@@ -95,7 +97,7 @@ def annotate(options: AnnotateOptions, log: Optional[IO[str]] = None) -> Dict[st
     code = resolve_code(options.code)
     code_path = str(code) if code else None
     pipeline = locate_pipeline(options.pipeline)
-    config = pipeline.config()
+    config = pipeline.config(options.config_overrides)
     note = inexact_note(config) if config is not None else None
     if note:
         print(f"annotate: note: {note}", file=log)
@@ -110,6 +112,7 @@ def annotate(options: AnnotateOptions, log: Optional[IO[str]] = None) -> Dict[st
         options.id_field,
         options.shard_size,
         options.format,
+        options.config_overrides,
     )
     prepare_output(options.output, layout)
     earlier = finished_shards(options.output, plan)
@@ -155,6 +158,7 @@ def _tag(
             id_field=options.id_field,
             format=options.format,
             batch_size=options.batch_size,
+            config_overrides=options.config_overrides,
         )
         counts = annotate_ray(
             task,
@@ -182,7 +186,7 @@ def _tag(
     )
     sink = ShardSink(options.output, plan, [source.shard for source in pending])
     annotate_local(
-        spacy.load(pipeline.reference),
+        spacy.load(pipeline.reference, config=options.config_overrides),
         documents,
         sink,
         progress,
@@ -225,6 +229,7 @@ def _manifest(
     return {
         "pipeline": pipeline.reference,
         "pipeline_sha256": pipeline.sha256,
+        "config_overrides": options.config_overrides,
         "input": str(options.input),
         "inputs": [{"file": f.file, "bytes": f.bytes, "sha256": f.sha256} for f in scan.files],
         "format": plan.format,

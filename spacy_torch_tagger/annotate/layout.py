@@ -2,9 +2,11 @@
 
 It holds the SHA-256 of every input file, the pipeline's fingerprint (fingerprint.py),
 the --code file's SHA-256, and the settings that change the records (fields, shard
-size, format). A rerun into an output directory whose key differs is refused with
-what changed, so shards of another input or pipeline never mix with this run's. Paths
-are not in the key: the same input or pipeline at another path resumes.
+size, format, and the config overrides where there are any, so that directories
+written before overrides existed still resume). A rerun into an output directory
+whose key differs is refused with what changed, so shards of another input or
+pipeline never mix with this run's. Paths are not in the key: the same input or
+pipeline at another path resumes.
 """
 
 import json
@@ -16,8 +18,8 @@ from .scan import InputFile
 LAYOUT = "_layout.json"
 LAYOUT_VERSION = 2
 OPTION_NAMES = {
-    "text_field": "--text-field",
-    "id_field": "--id-field",
+    "text_field": "--text-key",
+    "id_field": "--id-key",
     "shard_size": "--shard-size",
     "format": "--format",
 }
@@ -35,9 +37,10 @@ def layout_key(
     id_field: Optional[str],
     shard_size: int,
     format: str,
+    config_overrides: Optional[Dict[str, Any]] = None,
 ) -> Dict[str, Any]:
     """The content of `_layout.json` for a run."""
-    return {
+    key: Dict[str, Any] = {
         "version": LAYOUT_VERSION,
         "inputs": [{"file": f.file, "bytes": f.bytes, "sha256": f.sha256} for f in files],
         "pipeline_sha256": pipeline_sha256,
@@ -47,6 +50,9 @@ def layout_key(
         "shard_size": shard_size,
         "format": format,
     }
+    if config_overrides:
+        key["config_overrides"] = config_overrides
+    return key
 
 
 def read_layout(output: Path) -> Optional[Dict[str, Any]]:
@@ -88,4 +94,7 @@ def describe_changes(previous: Dict[str, Any], current: Dict[str, Any]) -> List[
     for key, option in OPTION_NAMES.items():
         if previous[key] != current[key]:
             changes.append(f"{option} was {previous[key]!r}, now {current[key]!r}")
+    overrides = previous.get("config_overrides", {}), current.get("config_overrides", {})
+    if overrides[0] != overrides[1]:
+        changes.append(f"the config overrides were {overrides[0]}, now {overrides[1]}")
     return changes or ["its _layout.json differs from this run's"]

@@ -20,7 +20,7 @@ level changed for the run are restored after it.
 import logging
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
@@ -69,6 +69,8 @@ class ShardTask:
     id_field: Optional[str]
     format: str  # "jsonl" or "docbin"
     batch_size: int
+    # spacy.load(pipeline, config=...): dotted keys (hash=False: a dict is unhashable)
+    config_overrides: Dict[str, Any] = field(default_factory=dict, hash=False)
 
 
 class ProgressCounter:
@@ -100,7 +102,7 @@ class ShardAnnotator:
             import_code(task.code)
             import spacy
 
-            self.nlp = spacy.load(task.pipeline)
+            self.nlp = spacy.load(task.pipeline, config=task.config_overrides)
         except Exception as error:
             # Raised by the first call instead: an error of a call reaches the driver as
             # itself (RayTaskError.cause), one of the constructor only as Ray's text.
