@@ -46,7 +46,8 @@ def build_torch_tagger(
     mixed_precision: float16 autocast and gradient scaling on CUDA; ignored with a
         warning without a GPU (the same as precision = "float16").
     int8_inference: on CPU, tag with an int8 copy of the LSTM and linear
-        layers (torch dynamic quantization); training and GPU use float weights.
+        layers whose input scales never depend on the batch (network/int8.py);
+        training and GPU use float weights.
     precision: "float32"; "bfloat16" (autocast on CPU or CUDA, no gradient
         scaling); "float16" (CUDA autocast with gradient scaling, float32 without CUDA).
     """
