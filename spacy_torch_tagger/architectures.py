@@ -3,7 +3,10 @@
 Each is declared as a `spacy_architectures` entry point under its registry
 name, so configs resolve them without importing this package. Defaults come
 from `FeatureSpec` and `LSTMTaggerSettings`; every value is checked when the
-config is resolved, so `spacy debug config` reports a bad one.
+config is resolved, so `spacy debug config` reports a bad one. The network
+architectures record their name and settings on the builder they return
+(builder_config.py): the saved network keeps them and loading checks the config
+against them.
 """
 
 from functools import partial
@@ -14,6 +17,7 @@ from spacy.util import registry
 from thinc.api import Model
 from thinc.types import Floats2d
 
+from .builder_config import network_architecture
 from .checkpoint import require_transformers
 from .feature_spec import FeatureSpec
 from .featurize import attr_ids
@@ -29,11 +33,10 @@ NETWORK_DEFAULTS = LSTMTaggerSettings()
 TRANSFORMER_DEFAULTS = TransformerTaggerSettings()
 
 
-@registry.architectures("spacy_torch_tagger.TorchTagger.v1")
-def build_torch_tagger(
+@registry.architectures("spacy_torch_tagger.TorchTagger.v2")
+def build_torch_tagger_v2(
     features: FeatureSpec,
     network: NetworkBuilder,
-    mixed_precision: bool = False,
     int8_inference: bool = False,
     precision: str = "float32",
 ) -> Model[List[Doc], List[Floats2d]]:
@@ -43,13 +46,12 @@ def build_torch_tagger(
     network: called as network(features, n_labels) once the labels are known;
         returns a torch.nn.Module whose forward(TaggerBatch) returns a dict
         target -> logits of shape (n_tokens, n_labels[target]).
-    mixed_precision: float16 autocast and gradient scaling on CUDA; ignored with a
-        warning without a GPU (the same as precision = "float16").
     int8_inference: on CPU, tag with an int8 copy of the LSTM and linear
         layers whose input scales never depend on the batch (network/int8.py);
         training and GPU use float weights.
     precision: "float32"; "bfloat16" (autocast on CPU or CUDA, no gradient
-        scaling); "float16" (CUDA autocast with gradient scaling, float32 without CUDA).
+        scaling); "float16" (CUDA autocast with gradient scaling, float32 with a
+        warning without CUDA).
     """
     if not isinstance(features, FeatureSpec):
         raise ValueError(
@@ -58,16 +60,30 @@ def build_torch_tagger(
         )
     if not callable(network):
         raise ValueError(f"TorchTagger network must be a network builder, got {type(network).__name__}.")
-    check_bool("TorchTagger", "mixed_precision", mixed_precision)
     check_bool("TorchTagger", "int8_inference", int8_inference)
     check_str("TorchTagger", "precision", precision, PRECISIONS)
+    return build_tagger_model(features, network, precision, int8_inference)
+
+
+@registry.architectures("spacy_torch_tagger.TorchTagger.v1")
+def build_torch_tagger(
+    features: FeatureSpec,
+    network: NetworkBuilder,
+    mixed_precision: bool = False,
+    int8_inference: bool = False,
+    precision: str = "float32",
+) -> Model[List[Doc], List[Floats2d]]:
+    """TorchTagger.v2 with `mixed_precision` beside `precision`, kept for configs
+    written before v2: `mixed_precision = true` is `precision = "float16"`."""
+    check_bool("TorchTagger", "mixed_precision", mixed_precision)
     if mixed_precision and precision == "bfloat16":
         raise ValueError(
             "TorchTagger mixed_precision = true means float16 on CUDA; it cannot go with "
-            'precision = "bfloat16". Set one of them.'
+            'precision = "bfloat16". Set one of them (TorchTagger.v2 has precision only).'
         )
-    float16 = mixed_precision or precision == "float16"
-    return build_tagger_model(features, network, float16, int8_inference, bfloat16=precision == "bfloat16")
+    return build_torch_tagger_v2(
+        features, network, int8_inference, "float16" if mixed_precision else precision
+    )
 
 
 @registry.architectures("spacy_torch_tagger.TokenFeatures.v1")
@@ -101,7 +117,7 @@ def build_token_features(
     )
 
 
-@registry.architectures("spacy_torch_tagger.LSTMNetwork.v1")
+@network_architecture("spacy_torch_tagger.LSTMNetwork.v1", free=("word_dropout",))
 def build_lstm_network(
     embed_width: int = NETWORK_DEFAULTS.embed_width,
     char_embed_width: int = NETWORK_DEFAULTS.char_embed_width,
@@ -129,7 +145,11 @@ def build_lstm_network(
     return partial(LSTMTagger, settings=settings)
 
 
-@registry.architectures("spacy_torch_tagger.TransformerNetwork.v1")
+@network_architecture(
+    "spacy_torch_tagger.TransformerNetwork.v1",
+    # The checkpoint's files are saved with the network; windows and pooling read them.
+    free=("checkpoint", "window_length", "stride", "pooling", "encoder_lr_scale", "word_dropout"),
+)
 def build_transformer_network(
     checkpoint: str,
     window_length: int = 0,

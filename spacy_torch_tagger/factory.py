@@ -18,7 +18,7 @@ from .scorer import COMBINED_KEY
 from .targets import TARGETS
 
 DEFAULT_MODEL = {
-    "@architectures": "spacy_torch_tagger.TorchTagger.v1",
+    "@architectures": "spacy_torch_tagger.TorchTagger.v2",
     "features": {"@architectures": "spacy_torch_tagger.TokenFeatures.v1"},
     "network": {"@architectures": "spacy_torch_tagger.LSTMNetwork.v1"},
 }

@@ -1,18 +1,27 @@
-"""thinc's PyTorchShim, with in-place parameter updates, optimizer averages,
-mixed precision only where CUDA is, and optional int8 inference on CPU."""
+"""thinc's PyTorchShim, holding a network it can rebuild from its own bytes, with
+in-place parameter updates, optimizer averages, mixed precision only where CUDA
+is, and optional int8 inference on CPU."""
 
 import contextlib
+import inspect
 import warnings
-from typing import Any, Callable, Dict, Iterator, Optional, Tuple, cast
+from dataclasses import asdict
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple, cast
 
-import srsly
 import torch
 from thinc.api import ArgsKwargs, Optimizer, get_torch_default_device, torch2xp, xp2torch
 from thinc.shims import PyTorchShim
 from thinc.types import FloatsXd
 
+from .builder_config import as_json, builder_config, free_settings
+from .checkpoint import Checkpoint
+from .feature_spec import FeatureSpec
 from .network.int8 import int8_copy, quantizable_layers
-from .serialize import WeightsError, deserialize_network, serialize_network
+from .saved_network import SavedNetwork, SavedNetworkError
+from .serialize import load_weights, network_weights
+
+# Called as builder(features, n_labels), or with checkpoint= when it has a checkpoint_dir.
+NetworkBuilder = Callable[..., torch.nn.Module]
 
 
 class TaggerShim(PyTorchShim):
@@ -20,8 +29,14 @@ class TaggerShim(PyTorchShim):
 
     Over thinc 8.3's PyTorchShim:
 
-    - weights are saved with `serialize_network` (no pickle, checksummed);
-    - `mixed_precision` is switched off, with a warning, where CUDA is not
+    - it builds the network itself (`build`), from the builder and features of the
+      config, the label counts and, for a builder with a `checkpoint_dir`, the
+      pretrained checkpoint's kept files;
+    - its bytes hold all of these but the builder's code, and the weights as
+      safetensors (saved_network.py): `from_bytes` rebuilds the network and loads
+      them, so thinc's `Model.from_bytes` / `from_disk` are enough to load it.
+      Nothing is pickled;
+    - `mixed_precision` (float16) is switched off, with a warning, where CUDA is not
       available: autocast and gradient scaling only apply to CUDA;
     - `finish_update` lets the optimizer update each parameter in place, at the
       network's `lr_scale(name)` share of the learning rate when it has one.
@@ -44,7 +59,8 @@ class TaggerShim(PyTorchShim):
 
     def __init__(
         self,
-        network: Optional[torch.nn.Module],
+        builder: NetworkBuilder,
+        features: FeatureSpec,
         *,
         mixed_precision: bool = False,
         bfloat16: bool = False,
@@ -52,20 +68,68 @@ class TaggerShim(PyTorchShim):
     ) -> None:
         if mixed_precision and not torch.cuda.is_available():
             warnings.warn(
-                "torch_tagger: mixed_precision = true needs a CUDA GPU; none is available, "
-                "so the network runs in full precision.",
+                'torch_tagger: precision = "float16" (mixed_precision = true in TorchTagger.v1) needs '
+                "a CUDA GPU; none is available, so the network runs in float32.",
                 stacklevel=2,
             )
             mixed_precision = False
-        super().__init__(
-            network,
-            mixed_precision=mixed_precision,
-            serialize_model=serialize_network,
-            deserialize_model=deserialize_network,
-        )
+        super().__init__(None, mixed_precision=mixed_precision)
+        self.builder = builder
+        self.features = features
+        # What the current network was built with ({} and None before it is built).
+        self.n_labels: Dict[str, int] = {}
+        self.checkpoint: Optional[Checkpoint] = None
         self.int8_inference = int8_inference
         self.bfloat16 = bfloat16
         self._int8: Optional[Tuple[torch.nn.Module, torch.nn.Module]] = None  # (source, int8 copy)
+
+    def reads_checkpoint(self) -> bool:
+        """Whether the builder starts from a pretrained checkpoint (has a `checkpoint_dir`)."""
+        # Static lookup: evaluating the attribute would resolve the checkpoint, which a
+        # loaded pipeline does not need (its package or folder may be absent there).
+        return inspect.getattr_static(self.builder, "checkpoint_dir", None) is not None
+
+    def build(self, n_labels: Mapping[str, int], checkpoint: Optional[Checkpoint]) -> None:
+        """Build a fresh network at these label counts (on `checkpoint` when the
+        builder reads one) and install it."""
+        self._install(self._new_network(n_labels, checkpoint), n_labels, checkpoint)
+
+    def _new_network(self, n_labels: Mapping[str, int], checkpoint: Optional[Checkpoint]) -> torch.nn.Module:
+        if not n_labels or any(n < 1 for n in n_labels.values()):
+            raise ValueError(
+                "The torch_tagger network cannot be built before its label counts are known: "
+                f"add labels or initialize the component with examples (got {dict(n_labels)})."
+            )
+        if self.reads_checkpoint():
+            if checkpoint is None:
+                raise ValueError(
+                    "The torch_tagger network reads a checkpoint that was never loaded: initialize first."
+                )
+            network = self.builder(self.features, dict(n_labels), checkpoint=checkpoint)
+        else:
+            network = self.builder(self.features, dict(n_labels))
+        if not isinstance(network, torch.nn.Module):
+            raise TypeError(
+                f"The torch_tagger network builder returned {type(network).__name__}, "
+                "expected a torch.nn.Module."
+            )
+        return network.to(get_torch_default_device())
+
+    def _built_as(self, n_labels: Mapping[str, int], checkpoint: Optional[Checkpoint]) -> bool:
+        """Whether the current network was built for these label counts and checkpoint files."""
+        kept = self.checkpoint.files if self.checkpoint is not None else None
+        given = checkpoint.files if checkpoint is not None else None
+        return self._model is not None and self.n_labels == dict(n_labels) and kept == given
+
+    def _install(
+        self,
+        network: Optional[torch.nn.Module],
+        n_labels: Mapping[str, int],
+        checkpoint: Optional[Checkpoint],
+    ) -> None:
+        self.n_labels = dict(n_labels)
+        self.checkpoint = checkpoint
+        self.network = network
 
     @property
     def network(self) -> Optional[torch.nn.Module]:
@@ -73,7 +137,7 @@ class TaggerShim(PyTorchShim):
         return self._model
 
     @network.setter
-    def network(self, network: torch.nn.Module) -> None:
+    def network(self, network: Optional[torch.nn.Module]) -> None:
         self._model = network
         self.weights_changed()
 
@@ -179,18 +243,44 @@ class TaggerShim(PyTorchShim):
             self._model.load_state_dict(backup)
             self.weights_changed()
 
+    def to_bytes(self) -> bytes:
+        """The builder's recorded settings, the features, label counts, checkpoint
+        files and weights (saved_network.py)."""
+        return SavedNetwork(
+            builder=builder_config(self.builder),
+            features=as_json(asdict(self.features)),
+            n_labels=dict(self.n_labels),
+            checkpoint=self.checkpoint.to_bytes() if self.checkpoint is not None else None,
+            weights=network_weights(self._model) if self._model is not None else None,
+        ).to_bytes()
+
     def from_bytes(self, bytes_data: bytes) -> "TaggerShim":
-        try:
-            message: Any = srsly.msgpack_loads(bytes_data)
-        except ValueError as error:
-            raise WeightsError(f"The torch_tagger network data is damaged: {error}.") from error
-        if not isinstance(message, dict) or not isinstance(message.get("state"), bytes):
-            raise WeightsError("The torch_tagger network data is damaged: it holds no weights.")
-        device = get_torch_default_device()
-        self.cfg = message.get("config") or {}
-        self._model = deserialize_network(self._model, message["state"], device)
-        self._grad_scaler.to_(device)
-        self.weights_changed()
+        """Load bytes written by `to_bytes`: the weights go into the current network in
+        place when it was built for the same label counts and checkpoint, else into a
+        network rebuilt from the bytes. Raises ModelFileError (naming the part) for bytes
+        that are damaged, not ours, or saved with another config; nothing is loaded then."""
+        saved = SavedNetwork.from_bytes(bytes_data)
+        saved.check_config(
+            builder_config(self.builder), as_json(asdict(self.features)), free_settings(self.builder)
+        )
+        if saved.weights is None:
+            self._install(None, {}, None)
+        else:
+            if self.reads_checkpoint() != (saved.checkpoint is not None):
+                kept = "keeps" if saved.checkpoint is not None else "has no"
+                reads = "reads" if self.reads_checkpoint() else "reads no"
+                raise SavedNetworkError(
+                    f"the saved network {kept} pretrained checkpoint files but the config's network "
+                    f"{reads} checkpoint: the config must be the config.cfg saved with the pipeline"
+                )
+            checkpoint = Checkpoint.from_bytes(saved.checkpoint) if saved.checkpoint is not None else None
+            # Like thinc's own shim, load into the network in place when it was built the same way.
+            network = self._model if self._built_as(saved.n_labels, checkpoint) else None
+            if network is None:
+                network = self._new_network(saved.n_labels, checkpoint)
+            load_weights(network, saved.weights)
+            self._install(network, saved.n_labels, checkpoint)
+        self._grad_scaler.to_(get_torch_default_device())
         return self
 
     def to_device(self, device_type: str, device_id: int) -> None:

@@ -2,24 +2,23 @@
 
 One thinc node whose shim (`TaggerShim`) holds the torch network. thinc has
 no shape inference for torch modules, so the network is built once the label
-counts are known: by `init` in training, and from the saved label counts
-before the weights load (thinc runs no `init` on load). The known-word table
-built at `init` is an attribute of the node, saved with it.
+counts are known: by `init` in training, and by the shim's `from_bytes` from the
+label counts in its own bytes (thinc runs no `init` on load). The known-word
+table built at `init` is an attribute of the node, saved with it.
 
 A network builder with a `checkpoint_dir` (TransformerNetworkBuilder) reads a
-pretrained checkpoint: `init` reads the folder, the node keeps its config and
-tokenizer (attr "checkpoint", saved), the builder gets it as `checkpoint=`,
-and every batch carries the word pieces of its tokens.
+pretrained checkpoint: `init` reads the folder, the shim keeps its config and
+tokenizer (saved in its bytes), the builder gets it as `checkpoint=`, and every
+batch carries the word pieces of its tokens.
 """
 
-import inspect
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, cast
 
 import numpy
 import srsly
 import torch
 from spacy.tokens import Doc
-from thinc.api import ArgsKwargs, Model, get_torch_default_device, torch2xp, xp2torch
+from thinc.api import ArgsKwargs, Model, torch2xp, xp2torch
 from thinc.types import Floats2d
 
 from .checkpoint import Checkpoint
@@ -27,22 +26,26 @@ from .convert import docs_to_batch, join_logits
 from .errors import ModelFileError
 from .feature_spec import FeatureSpec
 from .known_words import KnownWords
-from .legacy import upgrade_legacy_layout
-from .shim import TaggerShim
-
-# Called as builder(features, n_labels), or with checkpoint= when it has a checkpoint_dir.
-NetworkBuilder = Callable[..., torch.nn.Module]
+from .label_counts import LabelCounts
+from .legacy import upgrade_saved_layout
+from .shim import NetworkBuilder, TaggerShim
 
 
 def build_tagger_model(
     features: FeatureSpec,
     network: NetworkBuilder,
-    mixed_precision: bool = False,
+    precision: str = "float32",
     int8_inference: bool = False,
-    bfloat16: bool = False,
 ) -> Model[List[Doc], List[Floats2d]]:
-    """A thinc model around a network builder; the network is built once label counts are set."""
-    shim = TaggerShim(None, mixed_precision=mixed_precision, bfloat16=bfloat16, int8_inference=int8_inference)
+    """A thinc model around a network builder; the network is built once label counts are set.
+    precision: "float32", "bfloat16" or "float16" (architectures.py checks it)."""
+    shim = TaggerShim(
+        network,
+        features,
+        mixed_precision=precision == "float16",
+        bfloat16=precision == "bfloat16",
+        int8_inference=int8_inference,
+    )
     return Model(
         "torch_tagger",
         forward,
@@ -52,9 +55,8 @@ def build_tagger_model(
         attrs={
             "features": features,
             "known_words": KnownWords.from_docs([], features),
-            "n_labels": {},
+            "n_labels": LabelCounts(),
             "network_builder": network,
-            "checkpoint": None,
             "dropout_rate": None,
         },
     )
@@ -75,36 +77,12 @@ def label_counts(model: Model) -> Dict[str, int]:
 
 
 def set_label_counts(model: Model, n_labels: Mapping[str, int]) -> None:
-    """Record the label count of each target; `build_network` sizes the heads from them."""
+    """Record the label count of each target; `init` builds the network at them."""
     if not n_labels or any(n < 1 for n in n_labels.values()):
         raise ValueError(f"torch_tagger needs at least one label for every target, got {dict(n_labels)}.")
-    counts = {target: int(n) for target, n in n_labels.items()}
+    counts = LabelCounts({target: int(n) for target, n in n_labels.items()})
     model.attrs["n_labels"] = counts
     model.set_dim("nO", sum(counts.values()), force=True)
-
-
-def build_network(model: Model) -> None:
-    """Build a fresh torch network at the recorded label counts and install it."""
-    counts = label_counts(model)
-    if not counts:
-        raise ValueError(
-            "The torch_tagger network cannot be built before its label counts are known: "
-            "add labels or initialize the component with examples."
-        )
-    builder: NetworkBuilder = model.attrs["network_builder"]
-    if reads_checkpoint(model):
-        if model.attrs["checkpoint"] is None:
-            raise ValueError(
-                "The torch_tagger network reads a checkpoint that was never loaded: initialize first."
-            )
-        network = builder(model.attrs["features"], dict(counts), checkpoint=model.attrs["checkpoint"])
-    else:
-        network = builder(model.attrs["features"], dict(counts))
-    if not isinstance(network, torch.nn.Module):
-        raise TypeError(
-            f"The torch_tagger network builder returned {type(network).__name__}, expected a torch.nn.Module."
-        )
-    tagger_shim(model).network = network.to(get_torch_default_device())
 
 
 def piece_windows(builder: NetworkBuilder, checkpoint: Checkpoint) -> Tuple[int, int]:
@@ -118,15 +96,13 @@ def piece_windows(builder: NetworkBuilder, checkpoint: Checkpoint) -> Tuple[int,
 
 def reads_checkpoint(model: Model) -> bool:
     """Whether the network builder starts from a pretrained checkpoint."""
-    # Static lookup: evaluating the attribute would resolve the checkpoint, which a
-    # loaded pipeline does not need (its package or folder may be absent there).
-    return inspect.getattr_static(model.attrs["network_builder"], "checkpoint_dir", None) is not None
+    return tagger_shim(model).reads_checkpoint()
 
 
 def checkpoint_of(model: Model) -> Checkpoint:
-    """The checkpoint files the model keeps (after initialize or loading)."""
-    checkpoint = model.attrs.get("checkpoint")
-    if not isinstance(checkpoint, Checkpoint):
+    """The checkpoint files the network was built on (after initialize or loading)."""
+    checkpoint = tagger_shim(model).checkpoint
+    if checkpoint is None:
         raise ValueError("The torch_tagger network's checkpoint was never loaded: initialize first.")
     return checkpoint
 
@@ -135,9 +111,10 @@ def init(model: Model, X: Optional[Sequence[Doc]] = None, Y: Optional[object] = 
     """Build the known-word table from the docs X (the training docs), read the
     checkpoint if the network has one, and build a fresh network."""
     model.attrs["known_words"] = KnownWords.from_docs(X or [], model.attrs["features"])
+    checkpoint = None
     if reads_checkpoint(model):
-        model.attrs["checkpoint"] = Checkpoint.from_dir(model.attrs["network_builder"].checkpoint_dir)
-    build_network(model)
+        checkpoint = Checkpoint.from_dir(model.attrs["network_builder"].checkpoint_dir)
+    tagger_shim(model).build(label_counts(model), checkpoint)
 
 
 def forward(model: Model, docs: Sequence[Doc], is_train: bool) -> Tuple[List[Floats2d], Callable]:
@@ -156,7 +133,7 @@ def forward(model: Model, docs: Sequence[Doc], is_train: bool) -> Tuple[List[Flo
         apply_dropout_rate(network, model.attrs["dropout_rate"])
     pieces = None
     if reads_checkpoint(model):
-        checkpoint: Checkpoint = model.attrs["checkpoint"]
+        checkpoint = checkpoint_of(model)
         pieces = (checkpoint, *piece_windows(model.attrs["network_builder"], checkpoint))
     batch = docs_to_batch(docs, model.attrs["features"], model.attrs["known_words"], shim.device, pieces)
     logits, backprop_network = shim(ArgsKwargs(args=(batch,), kwargs={}), is_train)
@@ -190,32 +167,22 @@ def no_gradient(d_scores: List[Floats2d]) -> List[Doc]:
 
 
 def load_model(model: Model, data: bytes) -> None:
-    """Load bytes written by `model.to_bytes()` (or by spacy-torch-tagger 0.1.0):
-    build the network at the saved label counts, then load every part.
+    """Load bytes written by `model.to_bytes()`, or by an earlier spacy-torch-tagger
+    (legacy.py upgrades its layout first), through thinc's `Model.from_dict`.
     Raises ModelFileError for data that is not such a model or is damaged."""
     try:
         message: Any = srsly.msgpack_loads(data)
     except ValueError as error:
         raise ModelFileError(f"it is not a saved torch_tagger model ({error})") from error
-    message = upgrade_legacy_layout(message)
+    message = upgrade_saved_layout(message)
     if not _is_model_message(message):
         raise ModelFileError("it is not a saved torch_tagger model (unexpected structure)")
-    attrs = message["attrs"][0]
-    try:
-        counts = srsly.msgpack_loads(attrs["n_labels"]) if "n_labels" in attrs else {}
-    except ValueError as error:
-        raise ModelFileError(f"its label counts are damaged ({error})") from error
-    if not isinstance(counts, dict) or not all(isinstance(n, int) and n > 0 for n in counts.values()):
-        raise ModelFileError(f"its label counts are damaged (found {counts!r})")
-    if attrs.get("checkpoint", _NONE) != _NONE:
-        model.attrs["checkpoint"] = Checkpoint.from_bytes(attrs["checkpoint"])
-    if counts:
-        set_label_counts(model, counts)
-        build_network(model)
     model.from_dict(message)
-
-
-_NONE = srsly.msgpack_dumps(None)
+    built_for = tagger_shim(model).n_labels
+    if built_for != label_counts(model):
+        raise ModelFileError(
+            f"its network was saved with label counts {built_for} but the model with {label_counts(model)}"
+        )
 
 
 def _is_model_message(message: Any) -> bool:
@@ -229,4 +196,5 @@ def _is_model_message(message: Any) -> bool:
         and all(isinstance(value, bytes) for value in message["attrs"][0].values())
         and isinstance(message["shims"][0], list)
         and len(message["shims"][0]) == 1
+        and isinstance(message["shims"][0][0], bytes)
     )

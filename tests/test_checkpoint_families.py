@@ -26,7 +26,7 @@ from spacy_torch_tagger.convert import docs_to_batch, preceding_characters
 from spacy_torch_tagger.feature_spec import FeatureSpec
 from spacy_torch_tagger.known_words import KnownWords
 from spacy_torch_tagger.network.transformer_tagger import padded_length
-from spacy_torch_tagger.tagger_model import piece_windows
+from spacy_torch_tagger.tagger_model import checkpoint_of, piece_windows
 from spacy_torch_tagger.wordpieces import PieceArrays, wordpiece_arrays
 
 from conftest import corpus_examples
@@ -394,7 +394,7 @@ def test_a_2000_token_sentence_is_read_in_windows_within_the_limit(checkpoints, 
     and the network tags all 2000 tokens."""
     nlp = _pipeline(checkpoints[family])
     model = _model(nlp)
-    checkpoint = model.attrs["checkpoint"]
+    checkpoint = checkpoint_of(model)
     window_length, stride = piece_windows(model.attrs["network_builder"], checkpoint)
     words = (["Peter", "and", "Sue", "read", "a", "quizzical", "book", "in", "London", "."] * 200)[:2000]
     doc = Doc(nlp.vocab, words=words)

@@ -190,7 +190,7 @@ def test_mixed_precision_on_cpu_warns_and_runs_in_full_precision():
         pytest.skip("this checks the CPU fallback")
     nlp = spacy.blank("en")
     with pytest.warns(UserWarning, match="mixed_precision"):
-        tagger = nlp.add_pipe("torch_tagger", config={"model": {**SMALL_MODEL, "mixed_precision": True}})
+        tagger = nlp.add_pipe("torch_tagger", config={"model": {**SMALL_MODEL, "precision": "float16"}})
     shim = tagger_shim(tagger.model)
     assert shim.mixed_precision is False
     assert shim._grad_scaler._enabled is False, "gradient scaling must be off without CUDA"

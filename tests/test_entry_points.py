@@ -26,12 +26,12 @@ def test_add_pipe_in_a_fresh_process_needs_no_import():
         "nlp = spacy.blank('en')\n"
         "tagger = nlp.add_pipe('torch_tagger')\n"
         "name = nlp.get_pipe_config('torch_tagger')['model']['@architectures']\n"
-        "assert name.startswith('spacy_torch_tagger.') and name.endswith('.v1'), name\n"
+        "assert name.startswith('spacy_torch_tagger.') and name.endswith('.v2'), name\n"
         "spacy.registry.architectures.get(name)\n"
         "print(name, type(tagger).__name__)\n"
     )
     result = _run(sys.executable, "-c", code)
-    assert result.stdout.split() == ["spacy_torch_tagger.TorchTagger.v1", "TorchTagger"]
+    assert result.stdout.split() == ["spacy_torch_tagger.TorchTagger.v2", "TorchTagger"]
 
 
 ENTRY_POINT_REGISTRIES = {
@@ -95,7 +95,7 @@ def test_fill_config_completes_a_config_that_only_names_the_factory(tmp_path):
         str(tmp_path / "full.cfg"),
     )
     full = (tmp_path / "full.cfg").read_text()
-    assert '@architectures = "spacy_torch_tagger.TorchTagger.v1"' in full
+    assert '@architectures = "spacy_torch_tagger.TorchTagger.v2"' in full
     assert "[components.torch_tagger.model.network]" in full
     assert "[training.optimizer]" in full
 

@@ -3,13 +3,18 @@
 """Saving and loading: identical scores after a round trip, clear errors for damaged or hostile files."""
 
 import builtins
+import hashlib
+import io
 import pickle
 from pathlib import Path
+from typing import Any, Callable, Dict
 
 import numpy
 import pytest
+import safetensors.torch
 import spacy
 import srsly
+import torch
 
 from spacy_torch_tagger.known_words import KnownWords
 from spacy_torch_tagger.tagger_model import network_of
@@ -47,15 +52,20 @@ def test_bytes_round_trip_gives_identical_scores(trained_nlp):
         assert numpy.array_equal(before, after)
 
 
-def test_weights_are_stored_without_pickle(trained_nlp, tmp_path):
+def _shim(model_file: Path) -> Dict[str, Any]:
+    return srsly.msgpack_loads(srsly.msgpack_loads(model_file.read_bytes())["shims"][0][0])
+
+
+def test_weights_are_a_safetensors_file_with_a_checksum(trained_nlp, tmp_path):
     trained_nlp.to_disk(tmp_path / "pipeline")
-    model = srsly.msgpack_loads((tmp_path / "pipeline" / "torch_tagger" / "model").read_bytes())
-    shim = srsly.msgpack_loads(model["shims"][0][0])
-    weights = srsly.msgpack_loads(shim["state"])
-    assert weights["format"] == "spacy_torch_tagger.weights.v2"
-    assert len(weights["sha256"]) == 64
-    assert all(isinstance(raw, bytes) for _, _, _, raw in weights["tensors"])
-    assert b"torch._utils" not in shim["state"] and b"\x80\x02" not in shim["state"][:2]
+    shim = _shim(tmp_path / "pipeline" / "torch_tagger" / "model")
+    assert shim["format"] == "spacy_torch_tagger.network.v3"
+    assert shim["sha256"]["weights"] == hashlib.sha256(shim["weights"]).hexdigest()
+    weights = safetensors.torch.load(shim["weights"])
+    network = network_of(trained_nlp.get_pipe("torch_tagger").model)
+    assert network is not None and weights.keys() == network.state_dict().keys()
+    assert all(torch.equal(weights[name], tensor) for name, tensor in network.state_dict().items())
+    assert srsly.json_loads(shim["network"])["n_labels"] == {"tag": 16, "pos": 12}
 
 
 class _RunsCode:
@@ -63,25 +73,96 @@ class _RunsCode:
         return (exec, ("import builtins; builtins.PWNED_BY_MODEL = True",))
 
 
-def _replace_weights(model_file: Path, payload: bytes) -> None:
+def _change_shim(model_file: Path, change: Callable[[Dict[str, Any]], None]) -> None:
     model = srsly.msgpack_loads(model_file.read_bytes())
     shim = srsly.msgpack_loads(model["shims"][0][0])
-    shim["state"] = payload
+    change(shim)
     model["shims"][0][0] = srsly.msgpack_dumps(shim)
     model_file.write_bytes(srsly.msgpack_dumps(model))
 
 
-def test_a_malicious_pickle_as_weights_is_refused_and_runs_nothing(trained_nlp, tmp_path):
-    import torch
+def _replace_weights(model_file: Path, payload: bytes, checksum: bool) -> None:
+    """Put `payload` where the weights were, with its own SHA-256 (`checksum`) or the old one."""
 
+    def replace(shim: Dict[str, Any]) -> None:
+        shim["weights"] = payload
+        if checksum:
+            shim["sha256"]["weights"] = hashlib.sha256(payload).hexdigest()
+
+    _change_shim(model_file, replace)
+
+
+@pytest.mark.parametrize("checksum", [True, False], ids=["its own checksum", "the old checksum"])
+def test_a_malicious_pickle_as_weights_is_refused_and_runs_nothing(
+    trained_nlp, tmp_path, monkeypatch, checksum
+):
     path = tmp_path / "pipeline"
     trained_nlp.to_disk(path)
-    buffer = __import__("io").BytesIO()
+    buffer = io.BytesIO()
     torch.save({"heads.tag.weight": _RunsCode()}, buffer)
-    _replace_weights(path / "torch_tagger" / "model", buffer.getvalue())
-    with pytest.raises(ValueError, match="refused because unpickling can run code"):
+    _replace_weights(path / "torch_tagger" / "model", buffer.getvalue(), checksum)
+    unpickled = []
+    for module, name in ((pickle, "loads"), (pickle, "load"), (pickle, "Unpickler"), (torch, "load")):
+        monkeypatch.setattr(module, name, lambda *args, **kwargs: unpickled.append(args))
+    message = (
+        "not a valid safetensors file.*unpickling can run code"
+        if checksum
+        else "weights part of the network is damaged"
+    )
+    with pytest.raises(ValueError, match=f"could not load its model.*{message}"):
         spacy.load(path)
     assert not hasattr(builtins, "PWNED_BY_MODEL")
+    assert unpickled == [], "nothing was unpickled"
+
+
+def test_truncated_weights_are_refused(trained_nlp, tmp_path):
+    path = tmp_path / "pipeline"
+    trained_nlp.to_disk(path)
+    weights = _shim(path / "torch_tagger" / "model")["weights"]
+    _replace_weights(path / "torch_tagger" / "model", weights[: len(weights) // 2], checksum=True)
+    with pytest.raises(ValueError, match="not a valid safetensors file.*incomplete metadata"):
+        spacy.load(path)
+
+
+def test_weights_with_a_tensor_missing_or_of_another_shape_are_named(trained_nlp, tmp_path):
+    path = tmp_path / "pipeline"
+    trained_nlp.to_disk(path)
+    model_file = path / "torch_tagger" / "model"
+    original = model_file.read_bytes()
+    tensors = safetensors.torch.load(_shim(model_file)["weights"])
+    missing = {name: tensor for name, tensor in tensors.items() if name != "heads.pos.bias"}
+    _replace_weights(model_file, safetensors.torch.save(missing), checksum=True)
+    with pytest.raises(ValueError, match=r"missing \['heads\.pos\.bias'\]"):
+        spacy.load(path)
+    model_file.write_bytes(original)
+    reshaped = {**tensors, "heads.pos.bias": torch.zeros(13)}
+    _replace_weights(model_file, safetensors.torch.save(reshaped), checksum=True)
+    with pytest.raises(ValueError, match=r"'heads\.pos\.bias' has shape \(13,\).*expects \(12,\)"):
+        spacy.load(path)
+
+
+@pytest.mark.parametrize(
+    "counts, message",
+    [
+        (
+            srsly.msgpack_dumps({"tag": 12, "pos": 16}),
+            r"network was saved with label counts \{'tag': 16, 'pos': 12\}",
+        ),
+        (srsly.msgpack_dumps({"tag": -1, "pos": 12}), r"label counts are damaged \(found \{'tag': -1"),
+        (b"\x82\xa3tag", "label counts are damaged"),
+    ],
+)
+def test_label_counts_of_the_model_that_are_damaged_or_not_its_networks_are_refused(
+    trained_nlp, tmp_path, counts, message
+):
+    path = tmp_path / "pipeline"
+    trained_nlp.to_disk(path)
+    model_file = path / "torch_tagger" / "model"
+    model = srsly.msgpack_loads(model_file.read_bytes())
+    model["attrs"][0]["n_labels"] = counts
+    model_file.write_bytes(srsly.msgpack_dumps(model))
+    with pytest.raises(ValueError, match=f"could not load its model.*{message}"):
+        spacy.load(path)
 
 
 def test_a_pickle_as_the_whole_model_file_is_refused_and_runs_nothing(trained_nlp, tmp_path):
@@ -110,12 +191,24 @@ def test_a_damaged_cfg_is_a_clear_error(trained_nlp, tmp_path):
         spacy.load(path)
 
 
-def test_weights_that_do_not_fit_the_config_are_a_clear_error(trained_nlp, tmp_path):
+@pytest.mark.parametrize(
+    "setting, changed, named",
+    [
+        ("hidden_width = 32", "hidden_width = 48", r"network\.hidden_width = 32 \(the config: 48\)"),
+        ("depth = 1", "depth = 2", r"network\.depth = 1 \(the config: 2\)"),
+        ("vocab_rows = 500", "vocab_rows = 400", r"features\.vocab_rows = 500 \(the config: 400\)"),
+    ],
+)
+def test_a_config_that_differs_from_the_saved_network_is_named(
+    trained_nlp, tmp_path, setting, changed, named
+):
+    """Also settings that change no shape: the weights were trained with the saved ones."""
     path = tmp_path / "pipeline"
     trained_nlp.to_disk(path)
-    config = (path / "config.cfg").read_text().replace("hidden_width = 32", "hidden_width = 48")
-    (path / "config.cfg").write_text(config)
-    with pytest.raises(ValueError, match="do not fit|expects"):
+    config = (path / "config.cfg").read_text()
+    assert setting in config
+    (path / "config.cfg").write_text(config.replace(setting, changed))
+    with pytest.raises(ValueError, match=f"could not load its model.*{named}"):
         spacy.load(path)
 
 
@@ -161,7 +254,9 @@ def test_a_flipped_byte_in_a_weight_fails_the_checksum(trained_nlp, tmp_path):
     raw = network.state_dict()["encoder.layers.0.weight_hh_l0"].numpy().tobytes()
     offset = model_file.read_bytes().index(raw) + len(raw) // 2
     _flip_byte(model_file, offset)
-    with pytest.raises(ValueError, match="checksum does not match"):
+    with pytest.raises(
+        ValueError, match="the weights part of the network is damaged: its SHA-256 checksum does not match"
+    ):
         spacy.load(path)
 
 
@@ -187,19 +282,3 @@ def test_a_bug_while_loading_is_not_reported_as_a_damaged_model(trained_nlp, tmp
     monkeypatch.setattr(KnownWords, "from_bytes", staticmethod(broken))
     with pytest.raises(RuntimeError, match="a bug in the loader"):
         spacy.load(path)
-
-
-def test_a_pipeline_saved_by_0_1_0_loads_and_tags_as_it_did():
-    """tests/data/pipeline_0_1_0 was written by spacy-torch-tagger 0.1.0 (two thinc
-    nodes, weights format v1); expected.json holds its tags and scores then."""
-    path = Path(__file__).parent / "data" / "pipeline_0_1_0"
-    expected = srsly.read_json(path / "expected.json")
-    nlp = spacy.load(path)
-    docs = [nlp(text) for text in expected["texts"]]
-    assert [[t.tag_ for t in doc] for doc in docs] == expected["tags"]
-    assert [[t.pos_ for t in doc] for doc in docs] == expected["pos"]
-    scores = nlp.get_pipe("torch_tagger").model.predict([nlp.make_doc(text) for text in expected["texts"]])
-    for doc_scores, recorded in zip(scores, expected["scores"], strict=True):
-        assert numpy.allclose(doc_scores, numpy.asarray(recorded), atol=1e-4)
-    reloaded = type(nlp).from_config(nlp.config).from_bytes(nlp.to_bytes())
-    assert [[t.tag_ for t in reloaded(text)] for text in expected["texts"]] == expected["tags"]

@@ -21,7 +21,7 @@ from spacy.attrs import POS, TAG
 from thinc.api import Adam, fix_random_seed
 
 from spacy_torch_tagger.checkpoint import UNKNOWN_LICENSE
-from spacy_torch_tagger.tagger_model import network_of, tagger_shim
+from spacy_torch_tagger.tagger_model import checkpoint_of, network_of, tagger_shim
 
 from conftest import corpus_examples
 
@@ -243,7 +243,16 @@ def test_bfloat16_precision_trains_and_tags_under_autocast(tiny_checkpoint):
 def test_mixed_precision_and_bfloat16_together_are_refused():
     with pytest.raises(ValueError, match="mixed_precision = true means float16 on CUDA"):
         spacy.blank("en").add_pipe(
-            "torch_tagger", config={"model": {"mixed_precision": True, "precision": "bfloat16"}}
+            "torch_tagger",
+            config={
+                "model": {
+                    "@architectures": "spacy_torch_tagger.TorchTagger.v1",
+                    "features": {"@architectures": "spacy_torch_tagger.TokenFeatures.v1"},
+                    "network": {"@architectures": "spacy_torch_tagger.LSTMNetwork.v1"},
+                    "mixed_precision": True,
+                    "precision": "bfloat16",
+                }
+            },
         )
 
 
@@ -285,7 +294,7 @@ def test_the_checkpoints_name_and_license_travel_in_the_meta(
     shutil.rmtree(folder)
     loaded = spacy.load(tmp_path / "pipeline")
     assert loaded.meta["sources"] == nlp.meta["sources"]
-    files = loaded.get_pipe("torch_tagger").model.attrs["checkpoint"].files
+    files = checkpoint_of(loaded.get_pipe("torch_tagger").model).files
     assert ("README.md" in files) == (card is not None)
     assert ("LICENSE" in files) == (license_file is not None)
 
@@ -341,7 +350,7 @@ def _damaged_copy(saved: Path, folder: Path, damage: Callable[[bytes], bytes]) -
 def test_a_flipped_byte_in_a_kept_checkpoint_file_fails_the_checksum(
     transformer_nlp, saved_transformer, tmp_path, name
 ):
-    kept = transformer_nlp.get_pipe("torch_tagger").model.attrs["checkpoint"].files[name]
+    kept = checkpoint_of(transformer_nlp.get_pipe("torch_tagger").model).files[name]
 
     def flip(data: bytes) -> bytes:
         offset = data.index(kept) + len(kept) // 2
@@ -373,13 +382,15 @@ def test_a_kept_checkpoint_file_that_cannot_be_used_is_refused_by_name(
 
     def rewrite(data: bytes) -> bytes:
         message: Any = srsly.msgpack_loads(data)
-        checkpoint: Any = srsly.msgpack_loads(message["attrs"][0]["checkpoint"])
+        shim: Any = srsly.msgpack_loads(message["shims"][0][0])
+        checkpoint: Any = srsly.msgpack_loads(shim["checkpoint"])
         checkpoint["files"][name] = content
         digest = hashlib.sha256()
         for file in sorted(checkpoint["files"]):
             digest.update(file.encode("utf8") + b"\0" + checkpoint["files"][file])
         checkpoint["sha256"] = digest.hexdigest()
-        message["attrs"][0]["checkpoint"] = srsly.msgpack_dumps(checkpoint)
+        shim["checkpoint"] = srsly.msgpack_dumps(checkpoint)
+        message["shims"][0][0] = srsly.msgpack_dumps(shim)
         return srsly.msgpack_dumps(message)
 
     damaged = _damaged_copy(saved_transformer, tmp_path / "pipeline", rewrite)

@@ -19,7 +19,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from thinc.api import SGD, fix_random_seed
 
-from spacy_torch_tagger.tagger_model import network_of
+from spacy_torch_tagger.tagger_model import checkpoint_of, network_of
 
 from conftest import corpus_examples
 
@@ -104,7 +104,7 @@ def _window_starts(n_pieces: int, width: int, stride: int) -> List[int]:
 
 def _pieces(nlp: Language, tokens: Sequence[str]) -> List[List[int]]:
     """Each token's piece ids from the checkpoint's tokenizer, the unknown piece for none."""
-    checkpoint = nlp.get_pipe("torch_tagger").model.attrs["checkpoint"]
+    checkpoint = checkpoint_of(nlp.get_pipe("torch_tagger").model)
     tokenizer, unk = checkpoint.tokenizer(), checkpoint.special_ids()["unk"]
     return [tokenizer.encode(token, add_special_tokens=False).ids or [unk] for token in tokens]
 
@@ -113,7 +113,7 @@ def _encoder_states(nlp: Language, ids: List[int]) -> torch.Tensor:
     """(len(ids) + 2, hidden): the network's layer mix of one window [CLS] ids [SEP],
     run alone through its encoder (no padding, no other window beside it)."""
     network = _network(nlp)
-    special = nlp.get_pipe("torch_tagger").model.attrs["checkpoint"].special_ids()
+    special = checkpoint_of(nlp.get_pipe("torch_tagger").model).special_ids()
     window = torch.tensor([[special["cls"], *ids, special["sep"]]])
     with _evaluating(network):
         states = network.encoder(
@@ -239,7 +239,7 @@ def test_odd_tokens_get_their_pieces_or_the_unknown_piece(tiny_checkpoint):
     long token: each token's vector is the mean of its own pieces' states, the
     unknown piece where the tokenizer gives none."""
     nlp = _pipeline(tiny_checkpoint, window=64, stride=31)
-    unk = nlp.get_pipe("torch_tagger").model.attrs["checkpoint"].special_ids()["unk"]
+    unk = checkpoint_of(nlp.get_pipe("torch_tagger").model).special_ids()["unk"]
     assert [unk] in _pieces(nlp, ODD_TOKENS), "some token is read as the unknown piece"
     found = _head_inputs(nlp, [Doc(nlp.vocab, words=ODD_TOKENS)])
     _assert_vectors(found, _candidate_vectors(nlp, ODD_TOKENS, "mean", window=64, stride=31))
@@ -281,7 +281,7 @@ def test_the_learned_layer_mix_is_what_reaches_the_heads(tiny_checkpoint):
     assert not torch.allclose(selected, unchanged, atol=1e-2), "the layer the mix selects does"
     # The selected state is layer 0's output, as the hand-made mix says.
     ids = [piece for pieces in _pieces(nlp, words) for piece in pieces]
-    special = nlp.get_pipe("torch_tagger").model.attrs["checkpoint"].special_ids()
+    special = checkpoint_of(nlp.get_pipe("torch_tagger").model).special_ids()
     with _evaluating(network):
         window = torch.tensor([[special["cls"], *ids, special["sep"]]])
         layer_0 = network.encoder(input_ids=window, output_hidden_states=True).hidden_states[1][0]
@@ -346,7 +346,7 @@ def test_a_tokenizer_that_ships_truncation_and_padding_keeps_every_piece(tiny_ch
     folder = shutil.copytree(tiny_checkpoint, tmp_path / "truncating")
     _save_tokenizer_with(folder, max_length=6, pad_to=pad_to)
     plain, truncating = _pipeline(tiny_checkpoint), _pipeline(folder)
-    kept = truncating.get_pipe("torch_tagger").model.attrs["checkpoint"].files["tokenizer.json"]
+    kept = checkpoint_of(truncating.get_pipe("torch_tagger").model).files["tokenizer.json"]
     assert b'"max_length":6' in kept.replace(b" ", b""), "the settings travel with the checkpoint"
     _network(truncating).load_state_dict(_network(plain).state_dict())
     tokens = [WORDS[(5 * i) % len(WORDS)] for i in range(20)]
