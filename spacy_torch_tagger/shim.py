@@ -17,6 +17,7 @@ from .builder_config import as_json, builder_config, free_settings
 from .checkpoint import Checkpoint
 from .feature_spec import FeatureSpec
 from .network.int8 import int8_copy, quantizable_layers
+from .network.lstm_tagger import LSTMTagger
 from .saved_network import SavedNetwork, SavedNetworkError
 from .serialize import load_weights, network_weights
 
@@ -166,7 +167,7 @@ class TaggerShim(PyTorchShim):
             except (AttributeError, TypeError, RuntimeError) as error:
                 layers = (
                     "its own int8 copy"
-                    if hasattr(self._model, "int8_copy")
+                    if hasattr(self._model, "int8_copy") or isinstance(self._model, LSTMTagger)
                     else (
                         f"the int8 layers {sorted(quantizable_layers(self._model))}; a layer whose forward "
                         "reads their .weight tensors directly cannot run them"

@@ -1,7 +1,8 @@
 """An int8 copy of a network for CPU inference, whose results for a sequence do not
 depend on the other sequences of its batch.
 
-A network with an `int8_copy()` method (LSTMTagger) makes its own copy. In any other
+The default network (LSTMTagger) gets int8_lstm_tagger.py's copy, whose scales all come
+from the weights; a network with an `int8_copy()` method makes its own. In any other
 network every nn.Linear becomes an Int8Linear (each row scaled by its own range) and
 every nn.LSTM without projections an Int8LSTM, except layers inside a stock torch
 transformer layer (READS_CHILD_WEIGHTS), which stay float.
@@ -14,7 +15,9 @@ from torch import nn
 
 from .int8_linear import Int8Linear
 from .int8_lstm import Int8LSTM
+from .int8_lstm_tagger import int8_lstm_tagger
 from .int8_matmul import check_int8_support
+from .lstm_tagger import LSTMTagger
 
 # Stock layers whose forward reads the `weight` tensors of their Linear children
 # (the fast-path checks of the transformer layers). An Int8Linear holds packed int8
@@ -54,6 +57,8 @@ def int8_copy(network: nn.Module) -> nn.Module:
     """An eval-mode copy of the network with int8 layers and no gradients; the
     network itself is left untouched. CPU only."""
     check_int8_support()
+    if isinstance(network, LSTMTagger):
+        return int8_lstm_tagger(network)
     own_copy: Optional[Callable[[], nn.Module]] = getattr(network, "int8_copy", None)
     if callable(own_copy):
         return own_copy()

@@ -63,10 +63,3 @@ class LSTMTagger(nn.Module):
             vectors = torch.cat([vectors, self.chars(batch.chars)[batch.token_types]], dim=1)
         hidden = self.dropout(self.encoder(self.dropout(vectors), batch.lengths))
         return float32_heads(self.heads, hidden)
-
-    def int8_copy(self) -> "LSTMTagger":
-        """An eval-mode copy for CPU inference with int8 LSTM and linear layers whose
-        results for a sequence do not depend on the batch (see int8_lstm_tagger.py)."""
-        from .int8_lstm_tagger import int8_lstm_tagger
-
-        return int8_lstm_tagger(self)
