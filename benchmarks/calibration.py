@@ -25,13 +25,13 @@ import numpy
 import spacy
 from spacy.training import Corpus
 
-from spacy_torch_tagger.calibrate_pipeline import collect_logits, find_component
-from spacy_torch_tagger.calibration import (
+from spacy_torch_tagger.calibration.calibrate import collect_logits, find_component
+from spacy_torch_tagger.calibration.temperature_scaling import (
     expected_calibration_error,
     fit_temperature,
     negative_log_likelihood,
-    softmax,
 )
+from spacy_torch_tagger.pipeline.temperatures import softmax
 
 
 def _measure(logits: numpy.ndarray, gold: numpy.ndarray, temperature: float) -> Dict[str, float]:

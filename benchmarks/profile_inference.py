@@ -21,10 +21,10 @@ import spacy
 import torch
 from spacy.tokens import DocBin
 
-import spacy_torch_tagger.convert as convert_module
-import spacy_torch_tagger.tagger_model as tagger_model_module
-from spacy_torch_tagger.component import TorchTagger
-from spacy_torch_tagger.tagger_model import tagger_shim
+import spacy_torch_tagger.layers.network_input as convert_module
+import spacy_torch_tagger.layers.tagger_model as tagger_model_module
+from spacy_torch_tagger.layers.tagger_model import tagger_shim
+from spacy_torch_tagger.pipeline.component import TorchTagger
 
 Timers = Dict[str, float]
 

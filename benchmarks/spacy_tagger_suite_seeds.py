@@ -55,7 +55,7 @@ TRANSFORMER_FACTORY = """
 import copy
 import spacy
 from spacy.language import Language
-from spacy_torch_tagger.factory import make_torch_tagger
+from spacy_torch_tagger.pipeline.factory import make_torch_tagger
 
 _config = copy.deepcopy(spacy.blank("en").get_factory_meta("torch_tagger").default_config)
 _config["model"]["network"] = {

@@ -3,6 +3,10 @@
 After `pip install`, `nlp.add_pipe("torch_tagger")` works without importing
 this package: the factory, architectures and scorer are entry points.
 
+The package's rooms, each importing only those below it:
+network/ (plain torch) <- layers/ (thinc) <- pipeline/ (the spaCy component)
+<- calibration/, report/, annotate/ <- cli/.
+
 Names are imported on first use, so `import spacy_torch_tagger.network` (the
 torch networks) loads neither spaCy nor thinc.
 """
@@ -11,16 +15,31 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "FeatureSpec": "feature_spec",
+    # The network contract: what a network of your own receives, and may offer.
+    "FeatureSpec": "network",
+    "TaggerBatch": "network",
+    "WordPieces": "network",
+    "ChoosesWindows": "network.contract",
+    "MakesInt8Copy": "network.contract",
+    "NamesDropoutLayers": "network.contract",
+    "NetworkBuilder": "network.contract",
+    "ReadsCheckpoint": "network.contract",
+    "ScalesLearningRates": "network.contract",
+    # A pretrained checkpoint, as a builder that reads one receives it.
+    "Checkpoint": "layers.checkpoint",
+    "resolve_checkpoint_dir": "layers.checkpoint",
+    # The default network.
     "LSTMTagger": "network",
     "LSTMTaggerSettings": "network",
-    "TaggerBatch": "network",
-    "TorchTagger": "component",
-    "build_lstm_network": "architectures",
-    "build_token_features": "architectures",
-    "build_torch_tagger": "architectures",
-    "make_torch_tagger": "factory",
-    "make_torch_tagger_scorer": "scorer",
+    # The registered architectures, factory, component and scorer.
+    "build_lstm_network": "layers.architectures",
+    "build_token_features": "layers.architectures",
+    "build_torch_tagger": "layers.architectures",
+    "build_torch_tagger_v2": "layers.architectures",
+    "build_transformer_network": "layers.architectures",
+    "make_torch_tagger": "pipeline.factory",
+    "TorchTagger": "pipeline.component",
+    "make_torch_tagger_scorer": "pipeline.scorer",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -21,7 +21,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from thinc.api import Adam, fix_random_seed
 
-from spacy_torch_tagger.batch_exactness import exact_in_any_batch, inexact_note
+from spacy_torch_tagger.layers.batch_exactness import exact_in_any_batch, inexact_note
 
 from conftest import SMALL_MODEL, corpus_examples, train_pipeline
 

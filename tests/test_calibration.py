@@ -15,15 +15,15 @@ from spacy.training import Corpus
 from thinc.api import Config
 
 from spacy_torch_tagger.__main__ import main
-from spacy_torch_tagger.calibrate_pipeline import CalibrationError, calibrate, collect_logits
-from spacy_torch_tagger.calibration import (
+from spacy_torch_tagger.calibration.calibrate import CalibrationError, calibrate, collect_logits
+from spacy_torch_tagger.calibration.temperature_scaling import (
     MAX_TEMPERATURE,
     MIN_TEMPERATURE,
     expected_calibration_error,
     fit_temperature,
     negative_log_likelihood,
-    softmax,
 )
+from spacy_torch_tagger.pipeline.temperatures import softmax
 
 from conftest import CORPUS, REPO, corpus_examples, train_pipeline
 

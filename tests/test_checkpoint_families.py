@@ -21,13 +21,13 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from thinc.api import Adam, fix_random_seed
 
-from spacy_torch_tagger.checkpoint import Checkpoint
-from spacy_torch_tagger.convert import docs_to_batch, preceding_characters
-from spacy_torch_tagger.feature_spec import FeatureSpec
-from spacy_torch_tagger.known_words import KnownWords
+from spacy_torch_tagger.layers.checkpoint import Checkpoint
+from spacy_torch_tagger.layers.known_words import KnownWords
+from spacy_torch_tagger.layers.network_input import docs_to_batch, preceding_characters
+from spacy_torch_tagger.layers.tagger_model import checkpoint_of, piece_windows
+from spacy_torch_tagger.layers.wordpieces import PieceArrays, wordpiece_arrays
+from spacy_torch_tagger.network.feature_spec import FeatureSpec
 from spacy_torch_tagger.network.transformer_tagger import padded_length
-from spacy_torch_tagger.tagger_model import checkpoint_of, piece_windows
-from spacy_torch_tagger.wordpieces import PieceArrays, wordpiece_arrays
 
 from conftest import corpus_examples
 

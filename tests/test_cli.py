@@ -356,11 +356,11 @@ def test_the_before_to_disk_callback_resolves_without_importing_the_package():
         "name = 'spacy_torch_tagger.calibrate_before_to_disk.v1'\n"
         f"resolved = registry.resolve({{'callback': {{'@misc': name, 'dev': {str(DEV)!r}}}}})\n"
         "assert callable(resolved['callback'])\n"
-        "assert 'spacy_torch_tagger.factory' not in sys.modules\n"
+        "assert 'spacy_torch_tagger.pipeline.factory' not in sys.modules\n"
         "print(registry.misc.get(name).__module__)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["spacy_torch_tagger.calibrate_pipeline"]
+    assert result.stdout.split() == ["spacy_torch_tagger.calibration.calibrate"]

@@ -9,7 +9,7 @@ import torch
 from spacy.training import Example
 from thinc.api import Adam
 
-from spacy_torch_tagger.tagger_model import network_of, tagger_shim
+from spacy_torch_tagger.layers.tagger_model import network_of, tagger_shim
 
 from conftest import SMALL_MODEL, corpus_examples, train_pipeline
 

@@ -4,7 +4,7 @@
 
 import torch
 
-from spacy_torch_tagger.tagger_model import network_of
+from spacy_torch_tagger.layers.tagger_model import network_of
 
 from conftest import train_pipeline
 

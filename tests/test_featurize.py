@@ -7,10 +7,10 @@ from typing import Any, Dict
 import pytest
 import spacy
 
-from spacy_torch_tagger.convert import sequence_lengths
-from spacy_torch_tagger.feature_spec import FeatureSpec
-from spacy_torch_tagger.featurize import attr_ids, featurize
-from spacy_torch_tagger.known_words import KnownWords
+from spacy_torch_tagger.layers.featurize import attr_ids, featurize
+from spacy_torch_tagger.layers.known_words import KnownWords
+from spacy_torch_tagger.layers.network_input import sequence_lengths
+from spacy_torch_tagger.network.feature_spec import FeatureSpec
 
 SPEC = FeatureSpec(
     vocab_attr="NORM",
@@ -83,9 +83,9 @@ def test_odd_unicode_is_featurized(nlp):
 FEATURIZE_IN_A_PROCESS = """
 import json, sys
 import spacy
-from spacy_torch_tagger.feature_spec import FeatureSpec
-from spacy_torch_tagger.featurize import featurize
-from spacy_torch_tagger.known_words import KnownWords
+from spacy_torch_tagger.network.feature_spec import FeatureSpec
+from spacy_torch_tagger.layers.featurize import featurize
+from spacy_torch_tagger.layers.known_words import KnownWords
 spec = FeatureSpec(**json.loads(sys.argv[1]))
 nlp = spacy.blank("en")
 docs = [nlp(text) for text in json.loads(sys.argv[2])]

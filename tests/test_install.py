@@ -22,7 +22,7 @@ import spacy, spacy_torch_tagger
 site = Path(spacy_torch_tagger.__file__).resolve()
 assert "site-packages" in site.parts and Path(sys.argv[1]).resolve() not in site.parents, site
 tagger = spacy.blank("en").add_pipe("torch_tagger")  # the factory is found through the entry point
-assert type(tagger).__module__ == "spacy_torch_tagger.component"
+assert type(tagger).__module__ == "spacy_torch_tagger.pipeline.component"
 import importlib.util
 assert importlib.util.find_spec("transformers") is None, "the base install needs no transformers"
 try:

@@ -11,10 +11,11 @@ import spacy
 import torch
 from thinc.api import Adam
 
-from spacy_torch_tagger.convert import docs_to_batch, join_logits
+from spacy_torch_tagger.layers.network_input import docs_to_batch
+from spacy_torch_tagger.layers.network_output import join_logits
+from spacy_torch_tagger.layers.shim import TaggerShim
+from spacy_torch_tagger.layers.tagger_model import tagger_shim
 from spacy_torch_tagger.network.int8_lstm import Int8LSTM
-from spacy_torch_tagger.shim import TaggerShim
-from spacy_torch_tagger.tagger_model import tagger_shim
 
 from conftest import SMALL_MODEL, corpus_examples, train_pipeline
 

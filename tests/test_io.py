@@ -16,8 +16,8 @@ import spacy
 import srsly
 import torch
 
-from spacy_torch_tagger.known_words import KnownWords
-from spacy_torch_tagger.tagger_model import network_of
+from spacy_torch_tagger.layers.known_words import KnownWords
+from spacy_torch_tagger.layers.tagger_model import network_of
 
 from conftest import SMALL_MODEL, corpus_examples
 

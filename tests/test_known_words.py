@@ -5,8 +5,8 @@ import pytest
 import spacy
 import srsly
 
-from spacy_torch_tagger.feature_spec import FeatureSpec
-from spacy_torch_tagger.known_words import KnownWords, KnownWordsError
+from spacy_torch_tagger.layers.known_words import KnownWords, KnownWordsError
+from spacy_torch_tagger.network.feature_spec import FeatureSpec
 
 SPEC = FeatureSpec(vocab_rows=10, vocab_min_count=1, attrs=(), rows=(), max_chars=0)
 

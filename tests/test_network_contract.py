@@ -13,9 +13,9 @@ import torch
 from spacy.util import registry
 from thinc.api import Adam, fix_random_seed
 
-from spacy_torch_tagger.feature_spec import FeatureSpec
+from spacy_torch_tagger.layers.tagger_model import tagger_shim
 from spacy_torch_tagger.network import TaggerBatch
-from spacy_torch_tagger.tagger_model import tagger_shim
+from spacy_torch_tagger.network.feature_spec import FeatureSpec
 
 from conftest import corpus_examples
 

@@ -12,10 +12,10 @@ import srsly
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 
-from spacy_torch_tagger.calibration import softmax
-from spacy_torch_tagger.component import TorchTagger
-from spacy_torch_tagger.loss import split_columns
-from spacy_torch_tagger.probabilities import PROBS_EXTENSION, TOP_K_EXTENSION
+from spacy_torch_tagger.layers.network_output import split_columns
+from spacy_torch_tagger.pipeline.component import TorchTagger
+from spacy_torch_tagger.pipeline.probabilities import PROBS_EXTENSION, TOP_K_EXTENSION
+from spacy_torch_tagger.pipeline.temperatures import softmax
 
 from conftest import REPO, SMALL_MODEL, train_pipeline
 
@@ -263,7 +263,7 @@ def test_morph_probabilities_name_the_predicted_analysis():
 
 
 def test_batch_probabilities_match_each_docs_own_and_break_ties_like_argmax():
-    from spacy_torch_tagger.probabilities import batch_probabilities, target_probabilities
+    from spacy_torch_tagger.pipeline.probabilities import batch_probabilities, target_probabilities
 
     rng = numpy.random.default_rng(0)
     labels = {"tag": ["A", "B", "C"], "pos": ["NOUN", "VERB"]}

@@ -11,13 +11,13 @@ import spacy
 from spacy.util import registry
 from thinc.api import Adam
 
-from spacy_torch_tagger.architectures import (
+from spacy_torch_tagger.layers.architectures import (
     build_lstm_network,
     build_token_features,
     build_torch_tagger,
     build_transformer_network,
 )
-from spacy_torch_tagger.factory import make_torch_tagger
+from spacy_torch_tagger.pipeline.factory import make_torch_tagger
 
 from conftest import REPO, corpus_examples
 

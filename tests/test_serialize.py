@@ -9,7 +9,12 @@ import pytest
 import safetensors.torch
 import torch
 
-from spacy_torch_tagger.serialize import WeightsError, load_weights, network_weights, tensors_to_bytes
+from spacy_torch_tagger.layers.storage.weights import (
+    WeightsError,
+    load_weights,
+    network_weights,
+    tensors_to_bytes,
+)
 
 
 def _net(width: int = 3) -> torch.nn.Module:

@@ -16,9 +16,9 @@ import spacy
 import srsly
 import torch
 
-from spacy_torch_tagger.legacy_weights import read_legacy_weights
-from spacy_torch_tagger.saved_network import FORMAT, SavedNetwork
-from spacy_torch_tagger.serialize import WeightsError
+from spacy_torch_tagger.layers.storage.legacy_weights import read_legacy_weights
+from spacy_torch_tagger.layers.storage.saved_network import FORMAT, SavedNetwork
+from spacy_torch_tagger.layers.storage.weights import WeightsError
 
 DATA = Path(__file__).parent / "data"
 PIPELINE_0_1_0 = DATA / "pipeline_0_1_0"

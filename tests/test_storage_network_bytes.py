@@ -12,9 +12,13 @@ import srsly
 import torch
 from thinc.api import Model
 
-from spacy_torch_tagger.architectures import build_lstm_network, build_token_features, build_torch_tagger_v2
-from spacy_torch_tagger.saved_network import FORMAT, SavedNetwork, SavedNetworkError
-from spacy_torch_tagger.tagger_model import checkpoint_of, network_of, set_label_counts, tagger_shim
+from spacy_torch_tagger.layers.architectures import (
+    build_lstm_network,
+    build_token_features,
+    build_torch_tagger_v2,
+)
+from spacy_torch_tagger.layers.storage.saved_network import FORMAT, SavedNetwork, SavedNetworkError
+from spacy_torch_tagger.layers.tagger_model import checkpoint_of, network_of, set_label_counts, tagger_shim
 
 from conftest import REPO
 

@@ -16,8 +16,8 @@ from spacy.cli.init_config import fill_config
 from spacy.cli.train import train
 from thinc.api import Config
 
-from spacy_torch_tagger.architectures import build_torch_tagger, build_torch_tagger_v2
-from spacy_torch_tagger.tagger_model import tagger_shim
+from spacy_torch_tagger.layers.architectures import build_torch_tagger, build_torch_tagger_v2
+from spacy_torch_tagger.layers.tagger_model import tagger_shim
 
 from conftest import CORPUS, REPO, SMALL_MODEL, train_pipeline
 
@@ -101,7 +101,7 @@ def test_a_v1_pipeline_saves_and_loads_with_identical_scores(tmp_path, precision
 
 
 def test_v1_mixed_precision_is_v2_float16():
-    from spacy_torch_tagger.architectures import build_lstm_network, build_token_features
+    from spacy_torch_tagger.layers.architectures import build_lstm_network, build_token_features
 
     features, network = build_token_features(), build_lstm_network()
     with warnings.catch_warnings(record=True) as caught:

@@ -14,9 +14,10 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 
-from spacy_torch_tagger.calibrate_pipeline import calibrate
-from spacy_torch_tagger.calibration import fit_temperature, softmax
-from spacy_torch_tagger.tagger_model import network_of, tagger_shim
+from spacy_torch_tagger.calibration.calibrate import calibrate
+from spacy_torch_tagger.calibration.temperature_scaling import fit_temperature
+from spacy_torch_tagger.layers.tagger_model import network_of, tagger_shim
+from spacy_torch_tagger.pipeline.temperatures import softmax
 
 from conftest import CORPUS, corpus_examples, train_pipeline
 

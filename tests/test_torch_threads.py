@@ -24,7 +24,8 @@ if sys.argv[1] == "record":
 else:
     del os.register_at_fork  # a platform that cannot fork
 import spacy_torch_tagger
-from spacy_torch_tagger import architectures, component, factory, tagger_model, torch_threads  # noqa: F401
+from spacy_torch_tagger.layers import architectures, tagger_model  # noqa: F401
+from spacy_torch_tagger.pipeline import component, factory, torch_threads  # noqa: F401
 print("after import:", len(calls))
 nlp = spacy.blank("en")
 nlp.add_pipe("torch_tagger")

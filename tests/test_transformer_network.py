@@ -20,8 +20,8 @@ import torch
 from spacy.attrs import POS, TAG
 from thinc.api import Adam, fix_random_seed
 
-from spacy_torch_tagger.checkpoint import UNKNOWN_LICENSE
-from spacy_torch_tagger.tagger_model import checkpoint_of, network_of, tagger_shim
+from spacy_torch_tagger.layers.checkpoint import UNKNOWN_LICENSE
+from spacy_torch_tagger.layers.tagger_model import checkpoint_of, network_of, tagger_shim
 
 from conftest import corpus_examples
 

@@ -19,7 +19,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from thinc.api import SGD, fix_random_seed
 
-from spacy_torch_tagger.tagger_model import checkpoint_of, network_of
+from spacy_torch_tagger.layers.tagger_model import checkpoint_of, network_of
 
 from conftest import corpus_examples
 

@@ -7,8 +7,8 @@ from typing import List
 import numpy
 import pytest
 
-from spacy_torch_tagger.checkpoint import Checkpoint
-from spacy_torch_tagger.wordpieces import PieceArrays, window_starts, wordpiece_arrays
+from spacy_torch_tagger.layers.checkpoint import Checkpoint
+from spacy_torch_tagger.layers.wordpieces import PieceArrays, window_starts, wordpiece_arrays
 
 
 @pytest.fixture(scope="module")
@@ -197,9 +197,9 @@ def test_bert_pieces_ignore_the_whitespace_before_a_token(checkpoint):
     import torch
     from spacy.tokens import Doc
 
-    from spacy_torch_tagger.convert import docs_to_batch, sequences
-    from spacy_torch_tagger.feature_spec import FeatureSpec
-    from spacy_torch_tagger.known_words import KnownWords
+    from spacy_torch_tagger.layers.known_words import KnownWords
+    from spacy_torch_tagger.layers.network_input import docs_to_batch, sequences
+    from spacy_torch_tagger.network.feature_spec import FeatureSpec
 
     nlp = spacy.blank("en")
     docs = [nlp.make_doc(text) for text in ("The dog ate.\n\nIt  slept ,  Zürich!", "a\tb  c", "x")]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Dict, List, Optional, Sequence, Set
 
-from ..batch_exactness import inexact_note
+from ..layers.batch_exactness import inexact_note
 from .fingerprint import PipelineSource, file_sha256, locate_pipeline
 from .layout import layout_key
 from .progress import Progress

@@ -49,7 +49,7 @@ def calibrate_cli(
     import srsly
     from spacy.training import Corpus
 
-    from ..calibrate_pipeline import CalibrationError, calibrate
+    from ..calibration.calibrate import CalibrationError, calibrate
 
     overrides = config_overrides(ctx)
     output = _output_directory(pipeline, output_path, in_place)

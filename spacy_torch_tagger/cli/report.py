@@ -91,7 +91,7 @@ def write_report(
     token's label for the reliability diagrams; by default, a torch_tagger's own (switched
     on for the report); where it gives None, the diagram is skipped.
     """
-    from ..component import TorchTagger
+    from ..pipeline.component import TorchTagger
     from ..report.build import ReportWriter
     from ..report.evaluation import evaluate, load_examples
     from ..report.tokens import torch_tagger_probability, training_word_counts

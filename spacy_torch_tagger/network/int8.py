@@ -2,17 +2,18 @@
 depend on the other sequences of its batch.
 
 The default network (LSTMTagger) gets int8_lstm_tagger.py's copy, whose scales all come
-from the weights; a network with an `int8_copy()` method makes its own. In any other
-network every nn.Linear becomes an Int8Linear (each row scaled by its own range) and
-every nn.LSTM without projections an Int8LSTM, except layers inside a stock torch
-transformer layer (READS_CHILD_WEIGHTS), which stay float.
+from the weights; a network with an `int8_copy()` method (contract.MakesInt8Copy) makes
+its own. In any other network every nn.Linear becomes an Int8Linear (each row scaled by
+its own range) and every nn.LSTM without projections an Int8LSTM, except layers inside a
+stock torch transformer layer (READS_CHILD_WEIGHTS), which stay float.
 """
 
 import copy
-from typing import Callable, Optional, Set, cast
+from typing import Set, cast
 
 from torch import nn
 
+from .contract import MakesInt8Copy
 from .int8_linear import Int8Linear
 from .int8_lstm import Int8LSTM
 from .int8_lstm_tagger import int8_lstm_tagger
@@ -59,9 +60,8 @@ def int8_copy(network: nn.Module) -> nn.Module:
     check_int8_support()
     if isinstance(network, LSTMTagger):
         return int8_lstm_tagger(network)
-    own_copy: Optional[Callable[[], nn.Module]] = getattr(network, "int8_copy", None)
-    if callable(own_copy):
-        return own_copy()
+    if isinstance(network, MakesInt8Copy):
+        return network.int8_copy()
     frozen = copy.deepcopy(network).eval().requires_grad_(False)
     for name in sorted(quantizable_layers(frozen)):
         layer = frozen.get_submodule(name)

@@ -6,7 +6,7 @@ architecture; the architecture, the network and the README all take them from he
 
 from dataclasses import dataclass
 
-from ..value_checks import check_bool, check_float, check_int
+from .value_checks import check_bool, check_float, check_int
 
 OWNER = "LSTMNetwork"
 

@@ -6,9 +6,9 @@ from typing import Dict, Mapping, Optional
 import torch
 from torch import nn
 
-from ..feature_spec import FeatureSpec
 from .batch import TaggerBatch
 from .char_cnn import CharCNN
+from .feature_spec import FeatureSpec
 from .lexical_embedding import LexicalEmbedding
 from .lstm_settings import LSTMTaggerSettings
 from .sequence_encoder import LSTMEncoder, float32_heads

@@ -6,7 +6,7 @@ architecture (besides its checkpoint and window keys).
 
 from dataclasses import dataclass
 
-from ..value_checks import check_bool, check_float, check_int, check_str
+from .value_checks import check_bool, check_float, check_int, check_str
 
 OWNER = "TransformerNetwork"
 POOLINGS = ("mean", "first")

@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (torch's own convention)
 from torch import nn
 
-from ..feature_spec import FeatureSpec
 from .batch import TaggerBatch, WordPieces
 from .char_cnn import CharCNN
+from .feature_spec import FeatureSpec
 from .lexical_embedding import LexicalEmbedding
 from .sequence_encoder import LSTMEncoder, float32_heads
 from .transformer_settings import TransformerTaggerSettings

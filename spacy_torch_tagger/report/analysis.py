@@ -8,7 +8,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy
 from numpy.typing import ArrayLike
 
-from ..calibration import ECE_BINS, calibration_error, confidence_bins
+from ..calibration.temperature_scaling import ECE_BINS, calibration_error, confidence_bins
 
 # (name, lowest, highest) count of the word in the training corpus; 0 is "unseen".
 FREQUENCY_BANDS: Tuple[Tuple[str, float, float], ...] = (

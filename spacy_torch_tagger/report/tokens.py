@@ -17,8 +17,8 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin, Token
 from spacy.training import Example
 
-from ..probabilities import PROBS_EXTENSION
-from ..targets import TARGETS
+from ..pipeline.probabilities import PROBS_EXTENSION
+from ..pipeline.targets import TARGETS
 
 # The label shown where the pipeline left a token's target unset.
 NO_LABEL = "(none)"

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from spacy_torch_tagger.feature_spec import FeatureSpec
 from spacy_torch_tagger.network import LSTMTagger, LSTMTaggerSettings, TaggerBatch
+from spacy_torch_tagger.network.feature_spec import FeatureSpec
 
 SPEC = FeatureSpec(
     vocab_attr="NORM",
@@ -90,7 +90,7 @@ def test_a_step_of_training_lowers_the_loss():
 
 def test_torch_modules_import_neither_spacy_nor_thinc():
     package = Path(__file__).resolve().parents[2] / "spacy_torch_tagger"
-    for path in list((package / "network").glob("*.py")) + [package / "feature_spec.py"]:
+    for path in (package / "network").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             names = []
             if isinstance(node, ast.Import):
@@ -104,7 +104,7 @@ RUN_WITHOUT_SPACY = """
 import sys
 import torch
 import spacy_torch_tagger
-from spacy_torch_tagger.feature_spec import FeatureSpec
+from spacy_torch_tagger.network.feature_spec import FeatureSpec
 from spacy_torch_tagger.network import LSTMTagger, LSTMTaggerSettings, TaggerBatch
 from spacy_torch_tagger.network.int8 import int8_copy
 

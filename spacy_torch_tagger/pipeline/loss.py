@@ -1,22 +1,14 @@
 """The training loss: softmax cross-entropy per target, summed, with tokens
 that lack a gold value for a target masked out of that target."""
 
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, cast
+from typing import Dict, List, Optional, Sequence, Tuple, cast
 
 from spacy.training import Example
 from thinc.api import Ops, SequenceCategoricalCrossentropy
 from thinc.types import Floats2d
 
+from ..layers.network_output import split_columns
 from .targets import gold_labels
-
-
-def split_columns(scores: Floats2d, labels: Dict[str, List[str]]) -> Iterator[Tuple[str, Floats2d]]:
-    """A doc's (n_tokens, nO) scores as one column block per target, in label order."""
-    start = 0
-    for target, names in labels.items():
-        end = start + len(names)
-        yield target, scores[:, start:end]
-        start = end
 
 
 def tagger_loss(

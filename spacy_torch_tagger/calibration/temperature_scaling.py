@@ -4,13 +4,13 @@ Temperature scaling divides a target's logits by one scalar T > 0 before the
 softmax: T > 1 softens over-confident probabilities, T < 1 sharpens
 under-confident ones, and the argmax (the predicted label) never changes. T is
 fitted on held-out data by minimising the mean negative log-likelihood of the
-gold labels (Guo et al. 2017, "On Calibration of Modern Neural Networks").
+gold labels (Guo et al. 2017, "On Calibration of Modern Neural Networks"). The
+component applies the temperatures (pipeline/temperatures.py).
 
 numpy only: no spaCy, no torch.
 """
 
 import math
-from typing import Any, Dict, Sequence
 
 import numpy
 
@@ -20,14 +20,6 @@ MIN_TEMPERATURE = 0.05
 MAX_TEMPERATURE = 20.0
 ECE_BINS = 15
 _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
-
-
-def softmax(logits: numpy.ndarray, temperature: float = 1.0) -> numpy.ndarray:
-    """Row-wise softmax of `logits / temperature`, in the logits' float type."""
-    scaled = numpy.asarray(logits) / temperature
-    scaled = scaled - scaled.max(axis=-1, keepdims=True)
-    exp = numpy.exp(scaled)
-    return exp / exp.sum(axis=-1, keepdims=True)
 
 
 def negative_log_likelihood(logits: numpy.ndarray, gold: numpy.ndarray, temperature: float = 1.0) -> float:
@@ -101,22 +93,6 @@ def expected_calibration_error(probs: numpy.ndarray, gold: numpy.ndarray, bins: 
     """
     probs, gold = _check_pairs(probs, gold)
     return calibration_error(probs.max(axis=1), probs.argmax(axis=1) == gold, bins)
-
-
-def check_temperatures(owner: str, temperatures: Any, targets: Sequence[str]) -> Dict[str, float]:
-    """`temperatures` as {target: T} with a finite T > 0 for each of `targets`."""
-    if not isinstance(temperatures, dict) or set(temperatures) != set(targets):
-        raise ValueError(
-            f"{owner}: temperatures must map each target {list(targets)} to a number > 0, "
-            f"got {temperatures!r}."
-        )
-    checked = {}
-    for target in targets:
-        value = temperatures[target]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-            raise ValueError(f"{owner}: the temperature of {target!r} must be a number > 0, got {value!r}.")
-        checked[target] = float(value)
-    return checked
 
 
 def _check_pairs(scores: numpy.ndarray, gold: numpy.ndarray) -> "tuple[numpy.ndarray, numpy.ndarray]":

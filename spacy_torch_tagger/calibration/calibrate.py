@@ -17,9 +17,10 @@ from spacy.tokens import Doc
 from spacy.training import Corpus, Example
 from spacy.util import registry
 
-from .calibration import expected_calibration_error, fit_temperature, negative_log_likelihood, softmax
-from .loss import split_columns
-from .targets import gold_labels
+from ..layers.network_output import split_columns
+from ..pipeline.targets import gold_labels
+from ..pipeline.temperatures import softmax
+from .temperature_scaling import expected_calibration_error, fit_temperature, negative_log_likelihood
 
 FACTORY = "torch_tagger"
 # nlp.meta key of the last calibration's report, per component (saved in meta.json).

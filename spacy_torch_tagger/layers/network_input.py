@@ -1,17 +1,16 @@
-"""Between spaCy Docs and the torch network: the network's input batch, and
-its output checked and joined into one logit column block per target."""
+"""The network's input: a batch of Docs as one TaggerBatch of tensors (featurized,
+with the word pieces of a network that reads a checkpoint)."""
 
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy
 import torch
 from spacy.tokens import Doc, Span
 
+from ..network import FeatureSpec, TaggerBatch, WordPieces
 from .checkpoint import Checkpoint
-from .feature_spec import FeatureSpec
 from .featurize import featurize
 from .known_words import KnownWords
-from .network import TaggerBatch, WordPieces
 from .wordpieces import wordpiece_arrays
 
 # A checkpoint with its window length (positions) and stride (pieces).
@@ -72,37 +71,3 @@ def sequence_lengths(docs: Sequence[Doc]) -> numpy.ndarray:
     sentence of a doc with sentence boundaries (from a sentencizer, senter or
     parser), else the whole doc. Empty docs give no sequence."""
     return numpy.array([len(span) for span in sequences(docs)], dtype="int64")
-
-
-def join_logits(logits: object, n_labels: Mapping[str, int], n_tokens: int) -> torch.Tensor:
-    """The network's logits of every target side by side (in `n_labels` order),
-    as float32, after checking them against the output contract."""
-    check_network_output(logits, n_labels, n_tokens)
-    outputs: Dict[str, torch.Tensor] = logits  # type: ignore[assignment]  # checked above
-    return torch.cat([outputs[target] for target in n_labels], dim=1).float()
-
-
-def check_network_output(logits: object, n_labels: Mapping[str, int], n_tokens: int) -> None:
-    """Raise a clear error when a network breaks the output contract: a dict
-    with one floating-point tensor of shape (n_tokens, n_labels[target]) per target."""
-    expected = ", ".join(f"'{target}': ({n_tokens}, {n})" for target, n in n_labels.items())
-    contract = f"The tagging network must return a dict of logits {{{expected}}} (float tensors)"
-    if not isinstance(logits, dict):
-        raise ValueError(f"{contract}, but returned a {type(logits).__name__}.")
-    missing = [target for target in n_labels if target not in logits]
-    unexpected = [key for key in logits if key not in n_labels]
-    if missing or unexpected:
-        raise ValueError(f"{contract}, but its keys miss {missing} and add {unexpected}.")
-    for target, n in n_labels.items():
-        value = logits[target]
-        if not isinstance(value, torch.Tensor):
-            raise ValueError(f"{contract}, but '{target}' is a {type(value).__name__}.")
-        if not value.is_floating_point():
-            raise ValueError(
-                f"{contract}, but '{target}' has dtype {value.dtype}: return unnormalized float logits."
-            )
-        if tuple(value.shape) != (n_tokens, n):
-            raise ValueError(
-                f"{contract}, but '{target}' has shape {tuple(value.shape)}: one row per token "
-                f"of the batch ({n_tokens}) and one column per label ({n})."
-            )

@@ -10,7 +10,7 @@ from typing import Any, Dict
 import srsly
 from thinc.api import Model, deserialize_attr, serialize_attr
 
-from .errors import ModelFileError
+from ...errors import ModelFileError
 
 
 class LabelCounts(Dict[str, int]):

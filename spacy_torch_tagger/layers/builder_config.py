@@ -1,7 +1,7 @@
 """The registry name and settings a network builder was made with.
 
 The network architectures record them on the builder they return; the saved
-network keeps them (saved_network.py), so loading can name each setting in which
+network keeps them (storage/saved_network.py), so loading can name each setting in which
 the config differs from the one the weights were trained with. A builder from
 an architecture registered without `network_architecture` records nothing and
 is not checked.

@@ -21,12 +21,12 @@ from typing import Any, Dict, Optional, Sequence
 
 import srsly
 
-from .errors import ModelFileError
+from ...errors import ModelFileError
 from .label_counts import is_label_counts
 
 FORMAT = "spacy_torch_tagger.network.v3"
 PARTS = ("network", "checkpoint", "weights")
-# The checkpoint's files carry their own SHA-256 (checkpoint.py).
+# The checkpoint's files carry their own SHA-256 (layers/checkpoint.py).
 CHECKSUMMED = ("network", "weights")
 # Token features that shape no weight: the known-word table itself is saved.
 FREE_FEATURES = {"vocab_min_count"}

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Tuple
 import numpy
 import srsly
 
-from .serialize import REFUSED_PICKLE, WeightsError
+from .weights import REFUSED_PICKLE, WeightsError
 
 WEIGHTS_FORMAT_V1 = "spacy_torch_tagger.weights.v1"
 WEIGHTS_FORMAT_V2 = "spacy_torch_tagger.weights.v2"

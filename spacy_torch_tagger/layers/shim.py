@@ -3,7 +3,6 @@ in-place parameter updates, optimizer averages, mixed precision only where CUDA
 is, and optional int8 inference on CPU."""
 
 import contextlib
-import inspect
 import warnings
 from dataclasses import asdict
 from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple, cast
@@ -13,16 +12,13 @@ from thinc.api import ArgsKwargs, Optimizer, get_torch_default_device, torch2xp,
 from thinc.shims import PyTorchShim
 from thinc.types import FloatsXd
 
+from ..network import FeatureSpec, LSTMTagger
+from ..network.contract import MakesInt8Copy, NetworkBuilder, ReadsCheckpoint, ScalesLearningRates
+from ..network.int8 import int8_copy, quantizable_layers
 from .builder_config import as_json, builder_config, free_settings
 from .checkpoint import Checkpoint
-from .feature_spec import FeatureSpec
-from .network.int8 import int8_copy, quantizable_layers
-from .network.lstm_tagger import LSTMTagger
-from .saved_network import SavedNetwork, SavedNetworkError
-from .serialize import load_weights, network_weights
-
-# Called as builder(features, n_labels), or with checkpoint= when it has a checkpoint_dir.
-NetworkBuilder = Callable[..., torch.nn.Module]
+from .storage.saved_network import SavedNetwork, SavedNetworkError
+from .storage.weights import load_weights, network_weights
 
 
 class TaggerShim(PyTorchShim):
@@ -34,7 +30,7 @@ class TaggerShim(PyTorchShim):
       config, the label counts and, for a builder with a `checkpoint_dir`, the
       pretrained checkpoint's kept files;
     - its bytes hold all of these but the builder's code, and the weights as
-      safetensors (saved_network.py): `from_bytes` rebuilds the network and loads
+      safetensors (storage/saved_network.py): `from_bytes` rebuilds the network and loads
       them, so thinc's `Model.from_bytes` / `from_disk` are enough to load it.
       Nothing is pickled;
     - `mixed_precision` (float16) is switched off, with a warning, where CUDA is not
@@ -86,9 +82,9 @@ class TaggerShim(PyTorchShim):
 
     def reads_checkpoint(self) -> bool:
         """Whether the builder starts from a pretrained checkpoint (has a `checkpoint_dir`)."""
-        # Static lookup: evaluating the attribute would resolve the checkpoint, which a
-        # loaded pipeline does not need (its package or folder may be absent there).
-        return inspect.getattr_static(self.builder, "checkpoint_dir", None) is not None
+        # The check looks the attribute up statically: evaluating it would resolve the
+        # checkpoint, which a loaded pipeline does not need (its package or folder may be absent).
+        return isinstance(self.builder, ReadsCheckpoint)
 
     def build(self, n_labels: Mapping[str, int], checkpoint: Optional[Checkpoint]) -> None:
         """Build a fresh network at these label counts (on `checkpoint` when the
@@ -167,7 +163,7 @@ class TaggerShim(PyTorchShim):
             except (AttributeError, TypeError, RuntimeError) as error:
                 layers = (
                     "its own int8 copy"
-                    if hasattr(self._model, "int8_copy") or isinstance(self._model, LSTMTagger)
+                    if isinstance(self._model, (MakesInt8Copy, LSTMTagger))
                     else (
                         f"the int8 layers {sorted(quantizable_layers(self._model))}; a layer whose forward "
                         "reads their .weight tensors directly cannot run them"
@@ -203,8 +199,9 @@ class TaggerShim(PyTorchShim):
 
     def finish_update(self, optimizer: Optimizer) -> None:
         # A network may scale the learning rate per parameter (a lower one for a pretrained encoder).
-        lr_scale = getattr(self._model, "lr_scale", None)
-        for name, param in self._model.named_parameters():
+        network = self._model
+        lr_scale = network.lr_scale if isinstance(network, ScalesLearningRates) else None
+        for name, param in network.named_parameters():
             if param.grad is None:
                 continue
             if not self._grad_scaler.found_inf:
@@ -246,7 +243,7 @@ class TaggerShim(PyTorchShim):
 
     def to_bytes(self) -> bytes:
         """The builder's recorded settings, the features, label counts, checkpoint
-        files and weights (saved_network.py)."""
+        files and weights (storage/saved_network.py)."""
         return SavedNetwork(
             builder=builder_config(self.builder),
             features=as_json(asdict(self.features)),

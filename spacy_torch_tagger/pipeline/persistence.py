@@ -13,10 +13,10 @@ from spacy import util
 from spacy.vocab import Vocab
 from thinc.api import Model
 
-from .calibration import check_temperatures
-from .errors import ModelFileError
-from .tagger_model import label_counts, load_model
+from ..errors import ModelFileError
+from ..layers.tagger_model import label_counts, load_model
 from .targets import check_labels
+from .temperatures import check_temperatures
 
 
 class SavedComponent(Protocol):

@@ -2,7 +2,7 @@
 config's `factory = "torch_tagger"` create.
 
 The default model names the architectures only; their settings and defaults
-come from the architecture functions (architectures.py), which `spacy init
+come from the architecture functions (layers/architectures.py), which `spacy init
 fill-config` and `nlp.add_pipe` fill in.
 """
 

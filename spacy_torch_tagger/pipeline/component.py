@@ -13,10 +13,12 @@ from spacy.vocab import Vocab
 from thinc.api import Model, Optimizer, set_dropout_rate
 from thinc.types import Floats2d, Ints1d, Ints2d
 
-from .calibration import check_temperatures
-from .checkpoint import extra_requirements
+from ..layers.checkpoint import extra_requirements
+from ..layers.network_output import split_columns
+from ..layers.tagger_model import checkpoint_of, reads_checkpoint, set_label_counts
+from ..network.value_checks import check_bool, check_float, check_int, check_str
 from .labels import LabelValues, labels_from_argument, labels_from_examples
-from .loss import split_columns, tagger_loss
+from .loss import tagger_loss
 from .persistence import component_from_bytes, component_from_disk, component_to_bytes, component_to_disk
 from .probabilities import (
     TargetProbabilities,
@@ -25,10 +27,9 @@ from .probabilities import (
     register_extensions,
     write_probabilities,
 )
-from .tagger_model import checkpoint_of, reads_checkpoint, set_label_counts
 from .targets import TARGETS, check_labels, validate_targets
+from .temperatures import check_temperatures
 from .torch_threads import apply_torch_threads, register_fork_handler
-from .value_checks import check_bool, check_float, check_int, check_str
 
 
 class Predictions(Dict[str, List[Ints1d]]):
@@ -85,7 +86,7 @@ class TorchTagger(TrainablePipe):
             "neg_prefix": neg_prefix,
             "overwrite": overwrite,
             "targets": targets,
-            # Calibration (calibration.py): probabilities are softmax(logits / T) per target.
+            # Calibration (calibration/): probabilities are softmax(logits / T) per target.
             "temperatures": {target: 1.0 for target in targets},
         }
         self._label_values = LabelValues()

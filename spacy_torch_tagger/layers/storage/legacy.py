@@ -23,12 +23,12 @@ import numpy
 import srsly
 import torch
 
-from .errors import ModelFileError
-from .known_words import KnownWords
+from ...errors import ModelFileError
+from ..known_words import KnownWords
 from .label_counts import read_label_counts
 from .legacy_weights import read_legacy_weights
 from .saved_network import SavedNetwork
-from .serialize import tensors_to_bytes
+from .weights import tensors_to_bytes
 
 LEGACY_NODE_NAMES = ["torch_tagger", "pytorch"]
 NONE = srsly.msgpack_dumps(None)

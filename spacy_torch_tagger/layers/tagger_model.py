@@ -6,10 +6,11 @@ counts are known: by `init` in training, and by the shim's `from_bytes` from the
 label counts in its own bytes (thinc runs no `init` on load). The known-word
 table built at `init` is an attribute of the node, saved with it.
 
-A network builder with a `checkpoint_dir` (TransformerNetworkBuilder) reads a
-pretrained checkpoint: `init` reads the folder, the shim keeps its config and
-tokenizer (saved in its bytes), the builder gets it as `checkpoint=`, and every
-batch carries the word pieces of its tokens.
+A network builder with a `checkpoint_dir` (contract.ReadsCheckpoint, e.g.
+TransformerNetworkBuilder) reads a pretrained checkpoint: `init` reads the
+folder, the shim keeps its config and tokenizer (saved in its bytes), the
+builder gets it as `checkpoint=`, and every batch carries the word pieces of
+its tokens.
 """
 
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, cast
@@ -21,14 +22,16 @@ from spacy.tokens import Doc
 from thinc.api import ArgsKwargs, Model, torch2xp, xp2torch
 from thinc.types import Floats2d
 
+from ..errors import ModelFileError
+from ..network import FeatureSpec
+from ..network.contract import ChoosesWindows, NamesDropoutLayers, NetworkBuilder, ReadsCheckpoint
 from .checkpoint import Checkpoint
-from .convert import docs_to_batch, join_logits
-from .errors import ModelFileError
-from .feature_spec import FeatureSpec
 from .known_words import KnownWords
-from .label_counts import LabelCounts
-from .legacy import upgrade_saved_layout
-from .shim import NetworkBuilder, TaggerShim
+from .network_input import docs_to_batch
+from .network_output import join_logits
+from .shim import TaggerShim
+from .storage.label_counts import LabelCounts
+from .storage.legacy import upgrade_saved_layout
 
 
 def build_tagger_model(
@@ -88,7 +91,7 @@ def set_label_counts(model: Model, n_labels: Mapping[str, int]) -> None:
 def piece_windows(builder: NetworkBuilder, checkpoint: Checkpoint) -> Tuple[int, int]:
     """(window length, stride) from the builder's `windows(checkpoint)`, else the
     encoder's longest window, half of it apart."""
-    if hasattr(builder, "windows"):
+    if isinstance(builder, ChoosesWindows):
         return builder.windows(checkpoint)
     length = checkpoint.max_positions()
     return length, max(1, (length - 2) // 2)
@@ -112,8 +115,9 @@ def init(model: Model, X: Optional[Sequence[Doc]] = None, Y: Optional[object] = 
     checkpoint if the network has one, and build a fresh network."""
     model.attrs["known_words"] = KnownWords.from_docs(X or [], model.attrs["features"])
     checkpoint = None
-    if reads_checkpoint(model):
-        checkpoint = Checkpoint.from_dir(model.attrs["network_builder"].checkpoint_dir)
+    builder = model.attrs["network_builder"]
+    if isinstance(builder, ReadsCheckpoint):
+        checkpoint = Checkpoint.from_dir(builder.checkpoint_dir)
     tagger_shim(model).build(label_counts(model), checkpoint)
 
 
@@ -155,8 +159,7 @@ def apply_dropout_rate(network: torch.nn.Module, rate: Optional[float]) -> None:
     if rate is None:
         return
     # A network may name the layers the rate is for (TransformerTagger keeps its encoder's own).
-    named = getattr(network, "dropout_layers", None)
-    layers = named() if callable(named) else network.modules()
+    layers = network.dropout_layers() if isinstance(network, NamesDropoutLayers) else network.modules()
     for module in layers:
         if isinstance(module, torch.nn.Dropout):
             module.p = float(rate)
@@ -168,7 +171,7 @@ def no_gradient(d_scores: List[Floats2d]) -> List[Doc]:
 
 def load_model(model: Model, data: bytes) -> None:
     """Load bytes written by `model.to_bytes()`, or by an earlier spacy-torch-tagger
-    (legacy.py upgrades its layout first), through thinc's `Model.from_dict`.
+    (storage/legacy.py upgrades its layout first), through thinc's `Model.from_dict`.
     Raises ModelFileError for data that is not such a model or is damaged."""
     try:
         message: Any = srsly.msgpack_loads(data)

@@ -17,15 +17,15 @@ from spacy.util import registry
 from thinc.api import Model
 from thinc.types import Floats2d
 
+from ..network import FeatureSpec, LSTMTagger, LSTMTaggerSettings
+from ..network.contract import NetworkBuilder
+from ..network.transformer_settings import TransformerTaggerSettings
+from ..network.value_checks import check_bool, check_int, check_str
 from .builder_config import network_architecture
 from .checkpoint import require_transformers
-from .feature_spec import FeatureSpec
 from .featurize import attr_ids
-from .network import LSTMTagger, LSTMTaggerSettings
-from .network.transformer_settings import TransformerTaggerSettings
-from .tagger_model import NetworkBuilder, build_tagger_model
-from .transformer_network import TransformerNetworkBuilder
-from .value_checks import check_bool, check_int, check_str
+from .tagger_model import build_tagger_model
+from .transformer_builder import TransformerNetworkBuilder
 
 PRECISIONS = ("float32", "bfloat16", "float16")
 FEATURE_DEFAULTS = FeatureSpec()

@@ -13,7 +13,7 @@ import safetensors
 import safetensors.torch
 import torch
 
-from .errors import ModelFileError
+from ...errors import ModelFileError
 
 REFUSED_PICKLE = (
     "Pickled weights (torch.save) are refused because unpickling can run code; "
