@@ -7,8 +7,13 @@ slice first. The result is each version's median words/s and the median of the
 per-round ratios (after / before): ratios measured in the same rounds hold where
 absolute speeds drift.
 
+A checkout whose modules sit elsewhere than this one's needs an environment whose
+entry points name them (spaCy resolves factories through the installed
+distribution): give its interpreter as `--before-python`, e.g. a venv that installs
+the earlier checkout with `pip install --no-deps -e CHECKOUT`.
+
 usage: python benchmarks/compare_versions.py PIPELINE DEV.spacy --before CHECKOUT
-           [--rounds 5] [--output FILE.json]
+           [--before-python PYTHON] [--rounds 5] [--output FILE.json]
 """
 
 import argparse
@@ -37,11 +42,11 @@ print(words / (time.perf_counter() - start))
 """
 
 
-def words_per_second(pipeline: str, dev: Path, package_root: Path) -> float:
-    """One timed pass in a fresh process importing the package from package_root."""
+def words_per_second(pipeline: str, dev: Path, package_root: Path, python: str) -> float:
+    """One timed pass in a fresh process of `python` importing the package from package_root."""
     env = dict(os.environ, PYTHONPATH=str(package_root))
     result = subprocess.run(
-        [sys.executable, "-c", TIMING, pipeline, str(dev)],
+        [python, "-c", TIMING, pipeline, str(dev)],
         env=env,
         capture_output=True,
         text=True,
@@ -55,16 +60,20 @@ def main() -> None:
     parser.add_argument("pipeline")
     parser.add_argument("dev", type=Path, help="dev docs in spaCy's binary format (their texts are tagged)")
     parser.add_argument("--before", type=Path, required=True, help="a checkout of the earlier version")
+    parser.add_argument(
+        "--before-python", default=sys.executable, help="interpreter for --before (default: this one)"
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     if not (args.before / "spacy_torch_tagger").is_dir():
         parser.error(f"{args.before} holds no spacy_torch_tagger package")
     versions = {"before": args.before.resolve(), "after": REPO}
+    pythons = {"before": args.before_python, "after": sys.executable}
     speeds: Dict[str, List[float]] = {name: [] for name in versions}
     for round_number in range(1, args.rounds + 1):
         for name, root in versions.items():
-            speeds[name].append(words_per_second(args.pipeline, args.dev, root))
+            speeds[name].append(words_per_second(args.pipeline, args.dev, root, pythons[name]))
         before, after = speeds["before"][-1], speeds["after"][-1]
         print(f"round {round_number}: before {before:,.0f}, after {after:,.0f} words/s", flush=True)
     ratios = [after / before for after, before in zip(speeds["after"], speeds["before"], strict=True)]
