@@ -36,7 +36,9 @@ def test_labels_are_kept_per_target(trained_nlp):
     tagger = trained_nlp.get_pipe("torch_tagger")
     data = tagger.label_data
     assert set(data) == {"tag", "pos"} and "NOUN" in data["pos"]
-    assert tagger.labels == tuple(data["tag"] + data["pos"])
+    assert tagger.labels == tuple(
+        [f"tag:{label}" for label in data["tag"]] + [f"pos:{label}" for label in data["pos"]]
+    )
     assert tagger.model.get_dim("nO") == len(data["tag"]) + len(data["pos"])
 
 

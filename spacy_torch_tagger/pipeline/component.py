@@ -27,9 +27,13 @@ from .probabilities import (
     register_extensions,
     write_probabilities,
 )
+from .scorer import fit_score_weights
 from .targets import TARGETS, check_labels, validate_targets
 from .temperatures import check_temperatures
 from .torch_threads import apply_torch_threads, register_fork_handler
+
+# Between a target and a label in `TorchTagger.labels` when there are several targets.
+TARGET_LABEL_SEPARATOR = ":"
 
 
 class Predictions(Dict[str, List[Ints1d]]):
@@ -101,9 +105,22 @@ class TorchTagger(TrainablePipe):
 
     @property
     def labels(self) -> Tuple[str, ...]:
-        """The labels of the output columns, target after target (see `label_data`
-        for the labels of each target)."""
-        return tuple(label for target in self.targets for label in self.cfg["labels"][target])
+        """The labels of the output columns, target after target.
+
+        With one target these are its labels, as spaCy's tagger's are. With several,
+        each carries its target as a prefix (`tag:NN`, `pos:NOUN`,
+        `morph:Number=Sing`), as spaCy's morphologizer writes `POS=NOUN`: spaCy
+        copies `labels` into nlp.meta["labels"] and `spacy package`'s README, where
+        a bare `NOUN` could be either target's. The bare labels of each target are
+        in `label_data`.
+        """
+        if len(self.targets) == 1:
+            return tuple(self.cfg["labels"][self.targets[0]])
+        return tuple(
+            f"{target}{TARGET_LABEL_SEPARATOR}{label}"
+            for target in self.targets
+            for label in self.cfg["labels"][target]
+        )
 
     @property
     def label_data(self) -> Dict[str, List[str]]:
@@ -179,6 +196,9 @@ class TorchTagger(TrainablePipe):
         set_label_counts(self.model, self.label_counts())
         # All training docs, not a sample: the model builds its known-word table from them.
         self.model.initialize(X=docs)
+        if nlp is not None:
+            # `spacy train` reads the weights back from nlp.config after initialize.
+            fit_score_weights(nlp)
         if nlp is not None and reads_checkpoint(self.model):
             # `spacy package` copies these into the package, which then installs the extra's libraries.
             requirements = nlp.meta.setdefault("requirements", [])

@@ -25,12 +25,12 @@ DEFAULT_MODEL = {
 
 
 # Training selects on the mean accuracy of whatever targets the component
-# predicts; each target's own scores are reported (nlp.evaluate, spacy evaluate)
-# but neither weighted nor shown in the training table.
-DEFAULT_SCORE_WEIGHTS: Dict[str, Optional[float]] = {
-    COMBINED_KEY: 1.0,
-    **{key: None for target in TARGETS.values() for key in target.score_keys},
-}
+# predicts. Each target's own keys depend on the instance's targets, which a
+# factory's defaults cannot know: `initialize` adds those of the targets in use
+# to [training.score_weights] unweighted (scorer.fit_score_weights), so the saved
+# meta's "performance" and `spacy package`'s README hold no key of a target the
+# pipeline does not predict.
+DEFAULT_SCORE_WEIGHTS: Dict[str, Optional[float]] = {COMBINED_KEY: 1.0}
 
 
 @Language.factory(
