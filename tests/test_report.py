@@ -1,5 +1,7 @@
 """`python -m spacy torch-tagger report`: the evaluation report, its numbers and its figures."""
 
+import configparser
+import fnmatch
 import importlib.util
 import json
 import re
@@ -16,10 +18,10 @@ from spacy.training import Example
 from thinc.api import Adam, fix_random_seed
 
 from spacy_torch_tagger.__main__ import main
-from spacy_torch_tagger.report import analysis, figures
+from spacy_torch_tagger.report import analysis, build, figures
 from spacy_torch_tagger.report.tokens import marked_context, token_table
 
-from conftest import CORPUS, SMALL_MODEL, corpus_examples, train_pipeline
+from conftest import CORPUS, REPO, SMALL_MODEL, corpus_examples, train_pipeline
 
 DEV = CORPUS / "dev.spacy"
 TRAIN = CORPUS / "train.spacy"
@@ -112,6 +114,27 @@ def test_report_writes_markdown_json_and_figures(single):
         analysis_json = report["pipelines"][0]["targets"][target]
         assert analysis_json["reliability"]["tokens"] == analysis_json["tokens_compared"]
     assert "**" in report_md  # example contexts with the token marked
+    # Every section of every target, in order, each with its table (report.md.jinja lays them out).
+    lines = report_md.splitlines()
+    expected = ["## Accuracy", "| score | torch |", "| target | pipeline | compared | annotated gold |"]
+    for target in ("tag", "pos"):
+        expected += [
+            f"## {target}",
+            f"### {target}: precision, recall and F1 per label",
+            "| label | gold | P | R | F1 |",
+            f"### {target}: confusion matrix",
+            f"### {target}: most frequent confusions (gold → predicted)",
+            "| gold | predicted | torch |",
+            "Examples:",
+            f"### {target}: accuracy by word frequency in training and by sentence length",
+            "| sentence length | tokens | torch acc |",
+            f"### {target}: reliability of the probabilities",
+            "| pipeline | tokens with a probability | ECE (%) |",
+        ]
+    start = 0
+    for line in expected:
+        assert line in lines[start:], f"{line!r} missing after line {start}"
+        start = lines.index(line, start) + 1
 
 
 @needs_matplotlib
@@ -372,3 +395,14 @@ def test_unseen_words_are_counted_against_the_training_corpus(pipelines, tmp_pat
         )
     report_md = (tmp_path / "out" / "report.md").read_text(encoding="utf8")
     assert "| unseen | 4 |" in report_md and "| seen | 17 |" in report_md
+
+
+def test_the_markdown_template_ships_with_the_package():
+    """build.py reads report.md.jinja with importlib.resources: setup.cfg must put it in the
+    wheel and declare Jinja2."""
+    config = configparser.ConfigParser()
+    config.read(REPO / "setup.cfg", encoding="utf8")
+    patterns = config["options.package_data"]["spacy_torch_tagger.report"].split()
+    assert any(fnmatch.fnmatch(build.TEMPLATE, pattern) for pattern in patterns), patterns
+    assert re.search(r"^jinja2[<>=]", config["options"]["install_requires"], flags=re.MULTILINE)
+    assert (Path(build.__file__).parent / build.TEMPLATE).is_file()

@@ -1,11 +1,14 @@
-"""Put the report together: analyse each pipeline's evaluation, draw, write report.md and report.json."""
+"""Put the report together: analyse each pipeline's evaluation, draw, write report.md
+(through the report.md.jinja template) and report.json."""
 
 import json
 from collections import Counter
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+import jinja2
 from spacy.training import Example
 
 from . import figures
@@ -86,6 +89,20 @@ def _band_rows(bands: Sequence[Sequence[Band]]) -> List[List[str]]:
     return rows
 
 
+TEMPLATE = "report.md.jinja"
+
+
+def render_markdown(context: Dict[str, Any]) -> str:
+    """report.md from the sections' context (see write); the layout is the template's."""
+    # Markdown, not HTML: no autoescaping; cells arrive escaped by markdown.py.
+    environment = jinja2.Environment(
+        trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined, autoescape=False
+    )
+    environment.globals["image"] = md.image
+    source = resources.files(__package__).joinpath(TEMPLATE).read_text(encoding="utf8")
+    return environment.from_string(source).render(context).rstrip() + "\n"
+
+
 def _pipeline_headers(names: Sequence[str], suffix: str = "") -> List[str]:
     headers = [md.escape(name) + suffix for name in names]
     if len(names) == 2:
@@ -116,24 +133,17 @@ class ReportWriter:
         self.analyses: List[Dict[str, TargetAnalysis]] = [
             {t: analyse(e, t, word_counts, probability_of) for t in e.targets} for e in self.evaluations
         ]
-        self.lines: List[str] = []
 
     def write(self) -> Path:
         """Draw the figures, write report.md and report.json into the output folder."""
         self.output.mkdir(parents=True, exist_ok=True)
-        self._header()
-        self._accuracy()
-        for target in self.targets:
-            self._target(target)
+        context = {**self._header(), **self._accuracy(), "targets": [self._target(t) for t in self.targets]}
         path = self.output / "report.md"
-        path.write_text("\n".join(self.lines).rstrip() + "\n", encoding="utf8")
-        (self.output / "report.json").write_text(json.dumps(self.json(), indent=2) + "\n", encoding="utf8")
+        path.write_text(render_markdown(context), encoding="utf8")
+        # The standard library's json, not srsly's: srsly.write_json rounds floats to 9 digits.
+        report_json = json.dumps(self.json(), indent=2) + "\n"
+        (self.output / "report.json").write_text(report_json, encoding="utf8")
         return path
-
-    def _add(self, *blocks: str) -> None:
-        """Markdown blocks (paragraphs, tables, lists), each followed by a blank line."""
-        for block in blocks:
-            self.lines.extend([block, ""])
 
     def _present(self, target: str) -> List[Tuple[str, TargetAnalysis]]:
         """(pipeline name, analysis) of the pipelines that predict the target."""
@@ -141,27 +151,21 @@ class ReportWriter:
             (e.name, a[target]) for e, a in zip(self.evaluations, self.analyses, strict=True) if target in a
         ]
 
-    def _header(self) -> None:
+    def _header(self) -> Dict[str, Any]:
         evaluations = self.evaluations
         first = evaluations[0].examples
-        tokens = "gold tokens (`--gold-preproc`)" if self.gold_preproc else "the pipeline's own tokenizer"
-        self._add("# Evaluation report")
-        n_tokens = sum(len(eg.reference) for eg in first)
-        self._add(
-            f"Data: `{self.data_path}`, {len(first)} docs, {n_tokens} gold tokens, tokenized by {tokens}."
-        )
         rows = [[md.escape(e.name), f"`{e.path}`", ", ".join(e.targets) or "none"] for e in evaluations]
-        self._add(md.table(["pipeline", "path", "targets scored"], rows))
-        if len(evaluations) == 2:
-            self._add(f"Differences are {md.escape(evaluations[1].name)} − {md.escape(evaluations[0].name)}.")
-        self._add(
-            "The accuracies are spaCy's scorer's, the numbers `spacy evaluate` prints. The per-token "
-            "sections count the predicted tokens aligned one-to-one with an annotated gold token "
-            "(`Example.alignment`); with the pipeline's own tokenizer, tokens split or merged "
-            "differently from the gold ones are left out there, and spaCy's scorer counts them as errors."
-        )
+        gold = "gold tokens (`--gold-preproc`)"
+        return {
+            "data_path": str(self.data_path),
+            "n_docs": len(first),
+            "n_tokens": sum(len(eg.reference) for eg in first),
+            "tokenization": gold if self.gold_preproc else "the pipeline's own tokenizer",
+            "pipelines_table": md.table(["pipeline", "path", "targets scored"], rows),
+            "compared": [md.escape(e.name) for e in evaluations] if len(evaluations) == 2 else None,
+        }
 
-    def _accuracy(self) -> None:
+    def _accuracy(self) -> Dict[str, Any]:
         names = [e.name for e in self.evaluations]
         keys = ["token_acc"] + [ACCURACY_KEYS[t] for t in self.targets]
         rows = []
@@ -171,53 +175,55 @@ class ReportWriter:
             if len(values) == 2:
                 row.append(md.difference(values[1], values[0]))
             rows.append(row)
-        self._add("## Accuracy", md.table(["score", *_pipeline_headers(names)], rows, [False] + [True] * 3))
         accuracies: List[List[Optional[float]]] = [
             [e.scores.get(ACCURACY_KEYS[t]) for t in self.targets] for e in self.evaluations
         ]
+        figure = None
         if self.targets:
-            figures.accuracy_figure(self.output / "accuracy.png", self.targets, names, accuracies)
-            self._add(md.image("accuracy per target", "accuracy.png"))
+            figure = "accuracy.png"
+            figures.accuracy_figure(self.output / figure, self.targets, names, accuracies)
         compared = []
         for target in self.targets:
             for name, analysis in self._present(target):
                 table = analysis.table
                 compared.append([target, md.escape(name), str(len(table)), str(table.annotated)])
-        self._add(
-            "Tokens in the per-token sections:",
-            md.table(
+        return {
+            "accuracy_table": md.table(["score", *_pipeline_headers(names)], rows, [False] + [True] * 3),
+            "accuracy_figure": figure,
+            "compared_table": md.table(
                 ["target", "pipeline", "compared", "annotated gold"], compared, [False, False, True, True]
             ),
-        )
+        }
 
-    def _target(self, target: str) -> None:
+    def _target(self, target: str) -> Dict[str, Any]:
         present = self._present(target)
         names = [name for name, _ in present]
         analyses = [analysis for _, analysis in present]
-        self._add(f"## {target}")
-        if len(present) < len(self.evaluations):
-            self._add(f"Only {md.escape(names[0])} predicts {target}.")
-        self._labels(target, names, analyses)
-        self._confusion_matrix(target, names, analyses)
-        self._confusions(target, names, analyses)
-        self._bands(target, names, analyses)
-        self._reliability(target, names, analyses)
+        return {
+            "name": target,
+            "only": md.escape(names[0]) if len(present) < len(self.evaluations) else None,
+            **self._labels(target, names, analyses),
+            **self._confusion_matrix(target, names, analyses),
+            **self._confusions(names, analyses),
+            **self._bands(target, names, analyses),
+            **self._reliability(target, names, analyses),
+        }
 
-    def _labels(self, target: str, names: List[str], analyses: List[TargetAnalysis]) -> None:
+    def _labels(self, target: str, names: List[str], analyses: List[TargetAnalysis]) -> Dict[str, Any]:
         by_label = [{s.label: s for s in a.labels} for a in analyses]
         order = analyses[0].labels
         top = [s for s in order if s.support][:TOP_LABELS]
-        self._add(f"### {target}: precision, recall and F1 per label")
+        figure = None
         if top:
+            figure = f"labels_{target}.png"
             figures.label_f1_figure(
-                self.output / f"labels_{target}.png",
+                self.output / figure,
                 target,
                 names,
                 [s.label for s in top],
                 [s.support for s in top],
                 [[scores[s.label].f1 if s.label in scores else None for s in top] for scores in by_label],
             )
-            self._add(md.image(f"{target} F1 per label", f"labels_{target}.png"))
         headers = ["label", "gold"]
         for name in names:
             prefix = md.escape(name) + " " if len(names) == 2 else ""
@@ -238,26 +244,24 @@ class ReportWriter:
                 f1 = [None if s is None else s.f1 for s in found]
                 row.append(md.difference(f1[1], f1[0]))
             rows.append(row)
-        self._add(md.table(headers, rows, [False] + [True] * (len(headers) - 1)))
-        if len(labels) > TABLE_LABELS:
-            self._add(f"{len(labels) - TABLE_LABELS} rarer labels are in report.json.")
+        return {
+            "labels_figure": figure,
+            "labels_table": md.table(headers, rows, [False] + [True] * (len(headers) - 1)),
+            "rarer_labels": max(len(labels) - TABLE_LABELS, 0),
+        }
 
-    def _confusion_matrix(self, target: str, names: List[str], analyses: List[TargetAnalysis]) -> None:
+    def _confusion_matrix(
+        self, target: str, names: List[str], analyses: List[TargetAnalysis]
+    ) -> Dict[str, Any]:
         labels = frequent_labels(analyses[0].table.gold, TOP_LABELS)
         if not labels:
-            return
+            return {"confusion_figure": None, "confusion_labels": 0}
         matrices = [confusion_matrix(a.table.gold, a.table.predicted, labels) for a in analyses]
-        figures.confusion_figure(self.output / f"confusion_{target}.png", target, names, labels, matrices)
-        self._add(
-            f"### {target}: confusion matrix",
-            f"The {len(labels)} most frequent gold labels; every other label is counted under (other). "
-            "Rows are gold, columns predicted; the cells give token counts, coloured by their share "
-            "of the row.",
-            md.image(f"{target} confusion matrix", f"confusion_{target}.png"),
-        )
+        figure = f"confusion_{target}.png"
+        figures.confusion_figure(self.output / figure, target, names, labels, matrices)
+        return {"confusion_figure": figure, "confusion_labels": len(labels)}
 
-    def _confusions(self, target: str, names: List[str], analyses: List[TargetAnalysis]) -> None:
-        self._add(f"### {target}: most frequent confusions (gold → predicted)")
+    def _confusions(self, names: List[str], analyses: List[TargetAnalysis]) -> Dict[str, Any]:
         counts = [{(c.gold, c.predicted): c.count for c in a.confusions} for a in analyses]
         full = [
             Counter((g, p) for g, p in zip(a.table.gold, a.table.predicted, strict=True) if g != p)
@@ -266,8 +270,7 @@ class ReportWriter:
         pairs = list(dict.fromkeys(pair for c in counts for pair in c))
         pairs.sort(key=lambda pair: (-max(f[pair] for f in full), pair))
         if not pairs:
-            self._add("No confusions.")
-            return
+            return {"confusions_table": None, "examples": []}
         rows = []
         for gold, predicted in pairs:
             values = [f[(gold, predicted)] for f in full]
@@ -276,53 +279,59 @@ class ReportWriter:
                 row.append(md.count_difference(values[1], values[0]))
             rows.append(row)
         headers = ["gold", "predicted", *_pipeline_headers(names)]
-        self._add(md.table(headers, rows, [False, False] + [True] * 3))
+        examples = []
         for name, analysis in zip(names, analyses, strict=True):
-            lines = [f"Examples, {md.escape(name)} (the token in bold):" if len(names) == 2 else "Examples:"]
+            confusions = []
             for confusion in analysis.confusions[:EXAMPLE_CONFUSIONS]:
-                lines.append(
-                    f"- {md.label(confusion.gold)} → {md.label(confusion.predicted)} ({confusion.count})"
-                )
+                contexts = []
                 for index in confusion.tokens[:EXAMPLES_PER_CONFUSION]:
                     eg_i, token_i = analysis.table.contexts[index]
-                    lines.append(
-                        "  - " + md.marked(marked_context(analysis.examples[eg_i].reference, token_i))
-                    )
-            self._add("\n".join(lines))
+                    contexts.append(md.marked(marked_context(analysis.examples[eg_i].reference, token_i)))
+                confusions.append(
+                    {
+                        "gold": md.label(confusion.gold),
+                        "predicted": md.label(confusion.predicted),
+                        "count": confusion.count,
+                        "contexts": contexts,
+                    }
+                )
+            title = f"Examples, {md.escape(name)} (the token in bold):" if len(names) == 2 else "Examples:"
+            examples.append({"title": title, "confusions": confusions})
+        return {
+            "confusions_table": md.table(headers, rows, [False, False] + [True] * 3),
+            "examples": examples,
+        }
 
-    def _bands(self, target: str, names: List[str], analyses: List[TargetAnalysis]) -> None:
+    def _bands(self, target: str, names: List[str], analyses: List[TargetAnalysis]) -> Dict[str, Any]:
         headers = ["tokens", *_pipeline_headers(names, " acc")]
         right = [False] + [True] * len(headers)
         panels: List[Tuple[str, List[List[Band]]]] = []
-        self._add(f"### {target}: accuracy by word frequency in training and by sentence length")
-        if self.word_counts is None:
-            self._add(
-                "Words seen and unseen in training, and word-frequency bands: skipped, no training corpus "
-                "given (`--train TRAIN.spacy`)."
-            )
-        else:
+        train_bands = None
+        if self.word_counts is not None:
             seen = non_empty([a.seen or [] for a in analyses])
             frequency = non_empty([a.frequency or [] for a in analyses])
             panels += [("seen in training?", seen), ("count in training", frequency)]
-            self._add(
-                f"A word is seen when its exact text occurs in `{md.escape(str(self.train_path))}`; "
-                "the bands count its occurrences there.",
-                md.table(["seen in training", *headers], _band_rows(seen), right),
-                md.table(["count in training", *headers], _band_rows(frequency), right),
-            )
+            train_bands = {
+                "path": md.escape(str(self.train_path)),
+                "seen_table": md.table(["seen in training", *headers], _band_rows(seen), right),
+                "frequency_table": md.table(["count in training", *headers], _band_rows(frequency), right),
+            }
         length = non_empty([a.length for a in analyses])
         panels.append(("sentence length", length))
-        self._add(md.table(["sentence length", *headers], _band_rows(length), right))
-        figures.bands_figure(self.output / f"bands_{target}.png", target, names, panels)
-        self._add(md.image(f"{target} accuracy by band", f"bands_{target}.png"))
+        figure = f"bands_{target}.png"
+        figures.bands_figure(self.output / figure, target, names, panels)
+        return {
+            "train_bands": train_bands,
+            "length_table": md.table(["sentence length", *headers], _band_rows(length), right),
+            "bands_figure": figure,
+        }
 
-    def _reliability(self, target: str, names: List[str], analyses: List[TargetAnalysis]) -> None:
-        self._add(f"### {target}: reliability of the probabilities")
+    def _reliability(self, target: str, names: List[str], analyses: List[TargetAnalysis]) -> Dict[str, Any]:
         reliabilities = [a.reliability for a in analyses]
         if all(rel is None for rel in reliabilities):
-            self._add("Skipped: the pipeline gives no per-token probabilities for this target.")
-            return
-        figures.reliability_figure(self.output / f"reliability_{target}.png", target, names, reliabilities)
+            return {"reliability_table": None, "reliability_figure": None}
+        figure = f"reliability_{target}.png"
+        figures.reliability_figure(self.output / figure, target, names, reliabilities)
         rows = []
         for name, rel in zip(names, reliabilities, strict=True):
             if rel is None:
@@ -332,12 +341,12 @@ class ReportWriter:
         if len(reliabilities) == 2:
             ece = [None if rel is None else rel.expected_calibration_error for rel in reliabilities]
             rows.append([f"{md.escape(names[1])} − {md.escape(names[0])}", "", md.difference(ece[1], ece[0])])
-        self._add(
-            md.image(f"{target} reliability diagram", f"reliability_{target}.png"),
-            "ECE: the expected calibration error, the gap between accuracy and mean probability per bin, "
-            "weighted by the bin's tokens.",
-            md.table(["pipeline", "tokens with a probability", "ECE (%)"], rows, [False, True, True]),
-        )
+        return {
+            "reliability_table": md.table(
+                ["pipeline", "tokens with a probability", "ECE (%)"], rows, [False, True, True]
+            ),
+            "reliability_figure": figure,
+        }
 
     def json(self) -> Dict[str, Any]:
         """The report's numbers: spaCy's scores and the per-token analysis of every target."""
