@@ -183,6 +183,7 @@ def test_a_pipeline_without_a_torch_tagger_is_a_clear_error():
         calibrate(spacy.blank("en"), [])
 
 
+@pytest.mark.slow
 def test_spacy_train_calibrates_each_saved_pipeline_with_the_before_to_disk_callback(tmp_path):
     config = Config().from_disk(REPO / "configs" / "demo.cfg", interpolate=False)
     config["training"]["before_to_disk"] = {

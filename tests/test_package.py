@@ -64,6 +64,7 @@ def _readme_row(readme: str, feature: str) -> str:
     return next(line for line in readme.splitlines() if line.startswith(f"| **{feature}** |"))
 
 
+@pytest.mark.slow
 def test_labels_are_given_per_target(packaged):
     label_data = packaged.nlp.get_pipe("torch_tagger").label_data
     assert set(label_data) == {"tag", "pos"} and "NOUN" in label_data["pos"] and "NN" in label_data["tag"]
@@ -85,6 +86,7 @@ def test_one_target_keeps_bare_labels_as_spacys_tagger():
     assert nlp.meta["labels"]["torch_tagger"] == list(tagger.labels)
 
 
+@pytest.mark.slow
 def test_only_the_predicted_targets_are_scored(packaged):
     performance = packaged.meta["performance"]
     assert {"tag_acc", "pos_acc", "targets_acc"} <= set(performance), performance
@@ -96,11 +98,13 @@ def test_only_the_predicted_targets_are_scored(packaged):
     assert "morph_acc" not in packaged.nlp.config["training"]["score_weights"]
 
 
+@pytest.mark.slow
 def test_the_license_is_the_one_given(packaged):
     assert packaged.meta["license"] == LICENSE
     assert _readme_row(packaged.readme, "License") == f"| **License** | `{LICENSE}` |"
 
 
+@pytest.mark.slow
 def test_no_license_is_made_up(packaged):
     """Without a meta file the pipeline's meta.json holds no license: the plugin chooses none."""
     assert packaged.nlp.meta["license"] == ""

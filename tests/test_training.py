@@ -18,6 +18,7 @@ from thinc.api import Adam, Config, fix_random_seed
 from conftest import REPO
 
 
+@pytest.mark.slow
 def test_spacy_train_runs_the_demo_config(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "spacy", "train", "configs/demo.cfg", "--output", str(tmp_path)],
@@ -51,6 +52,7 @@ def _sentences(lines):
             sentence = []
 
 
+@pytest.mark.slow
 def test_a_short_ewt_training_learns_upos(ewt_dir):
     fix_random_seed(0)
     nlp = spacy.blank("en")
@@ -72,6 +74,7 @@ def test_a_short_ewt_training_learns_upos(ewt_dir):
     assert scores["pos_acc"] > 0.85, scores
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("targets", [["pos"], ["tag", "pos"]])
 def test_filled_config_trains_and_selects_on_the_targets_in_use(tmp_path, targets):
     """`spacy init fill-config` weights the mean accuracy of the chosen targets
