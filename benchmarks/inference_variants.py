@@ -1,8 +1,9 @@
 """CPU inference settings tried on a trained torch_tagger pipeline: words/s and dev accuracy.
 
 Variants: torch threads (1, the component's default `torch_threads`, or 2),
-`nlp.pipe` batch size, length-sorted batches, `torch.inference_mode`, int8
-dynamic quantization of the LSTM and linear layers (the `int8_inference` setting)
+`nlp.pipe` batch size, length-sorted batches, `torch.inference_mode`, the int8
+copy of the LSTM and linear layers (the `int8_inference` setting; results measured
+before 0.3.0 are of torch's dynamic quantization, whose scales came from the batch)
 and bfloat16 autocast (`precision = "bfloat16"`).
 Two processes (`nlp.pipe(n_process=2)`, one torch thread each) are timed including
 their start. Each variant's words/s is the median of --rounds passes over the raw dev texts,
