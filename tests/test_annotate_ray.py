@@ -5,6 +5,8 @@ moves, and Ctrl-C on a run that joined the cluster, then resumed."""
 
 import logging
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -168,3 +170,19 @@ def test_a_pipeline_that_does_not_load_on_the_workers_fails_with_one_message(
     assert "annotate_test_pause" in message and "pass --code FILE" in message
     assert "Traceback" not in printed.err + printed.out
     assert not list((tmp_path / "out").glob("part-*"))
+
+
+@pytest.mark.timeout(240)
+def test_a_local_ray_started_for_the_run_logs_nothing_of_its_own(
+    pipeline_dir, jsonl_input, texts, expected, tmp_path
+):
+    """In a fresh process (no Ray yet), the command starts a local Ray and says only its own
+    lines: none of Ray's start-up INFO or WARNING logs."""
+    argv = annotate_argv(pipeline_dir, jsonl_input, tmp_path / "out", *RAY)
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy_torch_tagger", *argv], capture_output=True, text=True, timeout=220
+    )
+    assert result.returncode == 0, result.stderr
+    said = result.stdout + result.stderr  # Ray logs its start-up on stdout
+    assert not re.search(r"\b(INFO|WARNING)\b", said), said
+    assert_records_match_nlp(tmp_path / "out", texts, expected)
