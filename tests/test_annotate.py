@@ -273,6 +273,13 @@ def pipeline_with(base: Path, path: Path, components: Dict[str, Dict[str, Any]])
     return path
 
 
+def _sigint_as_in_a_terminal() -> None:
+    """A shell ignores SIGINT in the jobs it starts in the background, and children inherit
+    that (Python then never raises KeyboardInterrupt): give the command the default
+    disposition a terminal's foreground job has, wherever the tests themselves run."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_annotate(argv: List[str]) -> subprocess.Popen:
     """`python -m spacy_torch_tagger` with `argv`, in a process group of its own (the
     group is what a terminal's Ctrl-C signals)."""
@@ -282,6 +289,7 @@ def start_annotate(argv: List[str]) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_sigint_as_in_a_terminal,
     )
 
 
