@@ -10,6 +10,8 @@ from spacy.language import Language
 from spacy.tokens import DocBin
 from spacy.training import Example
 
+from spacy_torch_tagger.layers.wordpieces import PieceArrays
+
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
 EWT_DIR = Path(
@@ -124,3 +126,13 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
         "transformers", reason="the transformers extra is not installed (pip install .[transformers])"
     )
     return write_tiny_checkpoint(tmp_path_factory.mktemp("tiny_bert"))
+
+
+def pieces_of_each_token(arrays: PieceArrays, n_tokens: int) -> List[List[int]]:
+    """The word-piece ids each token owns, in order, read back from the windows."""
+    owned: List[List[int]] = [[] for _ in range(n_tokens)]
+    for window, owners in zip(arrays.ids, arrays.token_of_piece, strict=True):
+        for piece, owner in zip(window, owners, strict=True):
+            if owner >= 0:
+                owned[owner].append(int(piece))
+    return owned

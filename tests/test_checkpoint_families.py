@@ -29,7 +29,7 @@ from spacy_torch_tagger.layers.wordpieces import PieceArrays, wordpiece_arrays
 from spacy_torch_tagger.network.feature_spec import FeatureSpec
 from spacy_torch_tagger.network.transformer_tagger import padded_length
 
-from conftest import corpus_examples
+from conftest import corpus_examples, pieces_of_each_token
 
 transformers = pytest.importorskip("transformers", reason="the transformers extra is not installed")
 tokenizers = pytest.importorskip("tokenizers", reason="the transformers extra is not installed")
@@ -176,16 +176,6 @@ def _arrays(checkpoint: Checkpoint, docs: List[Doc], window_length: int = 1000) 
     return wordpiece_arrays(words, checkpoint.piece_tokenizer(), window_length, window_length // 2, before)
 
 
-def _owned(arrays: PieceArrays, n_tokens: int) -> List[List[int]]:
-    """The piece ids each token owns, in order."""
-    owned: List[List[int]] = [[] for _ in range(n_tokens)]
-    for window, owners in zip(arrays.ids, arrays.token_of_piece, strict=True):
-        for piece, owner in zip(window, owners, strict=True):
-            if owner >= 0:
-                owned[owner].append(int(piece))
-    return owned
-
-
 def _raw_pieces_per_token(tokenizer: Any, doc: Doc, unk: int) -> Optional[List[List[int]]]:
     """Each token's pieces from the tokenizer run on the doc's raw text (a piece over
     whitespace only goes to the next token, the unknown piece to a token without any),
@@ -263,7 +253,7 @@ def test_a_template_of_several_special_pieces_frames_each_window(tiny_checkpoint
     assert arrays.ids.shape[1] == 10 and (arrays.ids[:, :2] == [2, 4]).all()
     assert (arrays.token_of_piece[:, :2] == -1).all()
     alone = [checkpoint.tokenizer().encode(word, add_special_tokens=False).ids for word in words[0]]
-    assert _owned(arrays, len(words[0])) == alone
+    assert pieces_of_each_token(arrays, len(words[0])) == alone
     with pytest.raises(ValueError, match=r"window_length >= 4 and 1 <= stride <= window_length - 3"):
         wordpiece_arrays(words, pieces, 10, 8)
 
@@ -278,7 +268,7 @@ def test_running_text_gets_the_pieces_of_the_raw_text(checkpoints, family):
     docs = [nlp.make_doc(text) for text in _corpus_texts() + ORDINARY_TEXTS]
     compared = 0
     for doc in docs:
-        owned = _owned(_arrays(checkpoint, [doc]), len(doc))
+        owned = pieces_of_each_token(_arrays(checkpoint, [doc]), len(doc))
         assert all(owned), "every token has a piece"
         raw = _raw_pieces_per_token(tokenizer, doc, checkpoint.piece_tokenizer().unk)
         if raw is not None:
@@ -287,7 +277,7 @@ def test_running_text_gets_the_pieces_of_the_raw_text(checkpoints, family):
     assert compared >= 0.8 * len(docs), f"only {compared} of {len(docs)} texts compared"
     the_dog = nlp.make_doc("The dog")
     assert (
-        sum(_owned(_arrays(checkpoint, [the_dog]), 2), [])
+        sum(pieces_of_each_token(_arrays(checkpoint, [the_dog]), 2), [])
         == tokenizer.encode("The dog", add_special_tokens=False).ids
     )
 
@@ -301,7 +291,7 @@ def test_byte_level_bpe_gets_the_raw_texts_pieces_whatever_the_whitespace(checkp
     nlp = spacy.blank("en")
     for text in ORDINARY_TEXTS + WHITESPACE_TEXTS:
         doc = nlp.make_doc(text)
-        pieces = sum(_owned(_arrays(checkpoint, [doc]), len(doc)), [])
+        pieces = sum(pieces_of_each_token(_arrays(checkpoint, [doc]), len(doc)), [])
         assert pieces == tokenizer.encode(text, add_special_tokens=False).ids, text
     assert _marked(checkpoint, "Peter ran.\nHe  slept", "Ġ") == [False, True, False, False, True]
 
@@ -309,7 +299,7 @@ def test_byte_level_bpe_gets_the_raw_texts_pieces_whatever_the_whitespace(checkp
 def _marked(checkpoint: Checkpoint, text: str, marker: str) -> List[bool]:
     """Whether the first piece of each token but the whitespace ones carries the space marker."""
     doc = spacy.blank("en").make_doc(text)
-    owned = _owned(_arrays(checkpoint, [doc]), len(doc))
+    owned = pieces_of_each_token(_arrays(checkpoint, [doc]), len(doc))
     tokenizer = checkpoint.tokenizer()
     return [
         tokenizer.id_to_token(pieces[0]).startswith(marker)
@@ -442,8 +432,9 @@ def test_a_pipeline_saved_without_the_template_reads_words_as_it_did(checkpoints
     doc = spacy.blank("en").make_doc("The dog ate the apple.")
     arrays = _arrays(legacy, [doc])
     tokenizer = legacy.tokenizer()
-    assert _owned(arrays, len(doc)) == [tokenizer.encode(t.text, add_special_tokens=False).ids for t in doc]
-    assert _owned(arrays, len(doc)) != _owned(_arrays(checkpoint, [doc]), len(doc)), "the new reading differs"
+    owned = pieces_of_each_token(arrays, len(doc))
+    assert owned == [tokenizer.encode(t.text, add_special_tokens=False).ids for t in doc]
+    assert owned != pieces_of_each_token(_arrays(checkpoint, [doc]), len(doc)), "the new reading differs"
     assert arrays.ids[0, 0] == ids["cls"] and arrays.ids[0, int(arrays.mask[0].sum()) - 1] == ids["sep"]
 
 

@@ -8,7 +8,9 @@ import numpy
 import pytest
 
 from spacy_torch_tagger.layers.checkpoint import Checkpoint
-from spacy_torch_tagger.layers.wordpieces import PieceArrays, window_starts, wordpiece_arrays
+from spacy_torch_tagger.layers.wordpieces import window_starts, wordpiece_arrays
+
+from conftest import pieces_of_each_token
 
 
 @pytest.fixture(scope="module")
@@ -20,20 +22,10 @@ def _pieces(checkpoint: Checkpoint, sequences: List[List[str]], window_length: i
     return wordpiece_arrays(sequences, checkpoint.piece_tokenizer(), window_length, stride)
 
 
-def _pieces_of_each_token(arrays: PieceArrays, n_tokens: int) -> List[List[int]]:
-    """The piece ids each token owns, in order, read back from the windows."""
-    owned: List[List[int]] = [[] for _ in range(n_tokens)]
-    for window, owners in zip(arrays.ids, arrays.token_of_piece, strict=True):
-        for piece, owner in zip(window, owners, strict=True):
-            if owner >= 0:
-                owned[owner].append(int(piece))
-    return owned
-
-
 def test_each_token_gets_its_own_pieces_and_at_least_one(checkpoint):
     tokens = ["Peter", "unbelievably", ",", "  ", "😀", "don't", "Zürich", "."]
     arrays = _pieces(checkpoint, [tokens])
-    owned = _pieces_of_each_token(arrays, len(tokens))
+    owned = pieces_of_each_token(arrays, len(tokens))
     tokenizer, unk = checkpoint.tokenizer(), checkpoint.special_ids()["unk"]
     for token, pieces in zip(tokens, owned, strict=True):
         alone = tokenizer.encode(token, add_special_tokens=False).ids
@@ -62,7 +54,7 @@ def test_long_sequences_are_read_in_overlapping_windows_covering_each_piece_once
     tokens = ["peter", "and", "sue", "unbelievably", "read", "a", "book", ",", "she", "smiled"] * 7
     arrays = _pieces(checkpoint, [tokens, ["the", "dog"]], window_length, stride)
     one_window = _pieces(checkpoint, [tokens], 1000, 10)
-    assert _pieces_of_each_token(arrays, len(tokens) + 2)[: len(tokens)] == _pieces_of_each_token(
+    assert pieces_of_each_token(arrays, len(tokens) + 2)[: len(tokens)] == pieces_of_each_token(
         one_window, len(tokens)
     )
     assert arrays.ids.shape[1] == window_length
@@ -116,7 +108,7 @@ def test_each_piece_counts_in_the_window_where_it_sits_farthest_from_an_edge(
     # A token's first piece is an owned position holding that token's first piece id.
     flat_owner = arrays.token_of_piece.reshape(-1)
     assert [int(flat_owner[i]) for i in arrays.first_piece] == list(range(len(tokens)))
-    owned = _pieces_of_each_token(arrays, len(tokens))
+    owned = pieces_of_each_token(arrays, len(tokens))
     assert [int(arrays.ids.reshape(-1)[i]) for i in arrays.first_piece] == [p[0] for p in owned]
 
 
