@@ -4,6 +4,7 @@
 and temperature. The bundled corpus gives every token a Penn-style tag and a
 universal POS that differ, so a swap of the two anywhere shows."""
 
+import warnings
 from typing import Any, Dict, List
 
 import numpy
@@ -167,3 +168,32 @@ def test_temperatures_and_labels_of_each_target_survive_saving(nlp, tmp_path):
     loaded = spacy.load(tmp_path / "pipeline").get_pipe("torch_tagger")
     assert loaded.temperatures == {"tag": 0.5, "pos": 2.5}
     assert loaded.label_data == tagger.label_data
+
+
+def _examples_with_tags_from_pos(nlp: Language) -> List[Example]:
+    """The bundled corpus as `spacy convert` writes a treebank whose XPOS column is "_"."""
+    examples = []
+    for example in corpus_examples(nlp):
+        reference = example.reference.copy()
+        for token in reference:
+            token.tag_ = token.pos_
+        examples.append(Example(example.predicted, reference))
+    return examples
+
+
+def test_a_tag_target_over_tags_that_copy_pos_warns_and_names_the_targets_to_predict():
+    nlp = spacy.blank("en")
+    tagger = nlp.add_pipe("torch_tagger", config={"targets": ["tag", "pos"]})
+    examples = _examples_with_tags_from_pos(nlp)
+    with pytest.warns(UserWarning, match=r"copy of UPOS.*targets = \[\"pos\"\]"):
+        tagger.initialize(lambda: examples, nlp=nlp)
+
+
+def test_tags_of_their_own_initialize_without_a_warning():
+    nlp = spacy.blank("en")
+    tagger = nlp.add_pipe("torch_tagger", config={"targets": ["tag", "pos"]})
+    examples = corpus_examples(nlp)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tagger.initialize(lambda: examples, nlp=nlp)
+    assert set(tagger.label_data["tag"]).isdisjoint(tagger.label_data["pos"])

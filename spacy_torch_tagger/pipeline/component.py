@@ -1,5 +1,7 @@
 """The `torch_tagger` pipeline component (created by factory.py)."""
 
+import json
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union, cast
 
@@ -17,7 +19,7 @@ from ..layers.checkpoint import extra_requirements
 from ..layers.network_output import split_columns
 from ..layers.tagger_model import checkpoint_of, reads_checkpoint, set_label_counts
 from ..network.value_checks import check_bool, check_float, check_int, check_str
-from .labels import LabelValues, labels_from_argument, labels_from_examples
+from .labels import LabelValues, labels_from_argument, labels_from_examples, tags_copy_pos
 from .loss import tagger_loss
 from .persistence import component_from_bytes, component_from_disk, component_to_bytes, component_to_disk
 from .probabilities import (
@@ -177,6 +179,16 @@ class TorchTagger(TrainablePipe):
             given = labels_from_argument(self.name, self.targets, labels)
         else:
             given = labels_from_examples(get_examples, self.targets)
+            if "tag" in self.targets and tags_copy_pos(get_examples):
+                others = [target for target in self.targets if target != "tag"] or ["pos"]
+                warnings.warn(
+                    f"torch_tagger '{self.name}': every gold token's tag equals its pos, so the "
+                    "'tag' head would learn a copy of UPOS. The treebank likely has no XPOS column "
+                    '(`spacy convert` copies UPOS into token.tag_ where XPOS is "_"). Predict '
+                    f"targets = {json.dumps(others)} instead (e.g. --components.{self.name}.targets "
+                    f"'{json.dumps(others)}').",
+                    stacklevel=2,
+                )
         for target in self.targets:
             new = sorted(given[target] - set(self.cfg["labels"][target]))
             check_labels(target, new)
