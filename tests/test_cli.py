@@ -221,7 +221,7 @@ def test_report_checks_for_matplotlib_before_evaluating(pipeline, tmp_path, monk
 
     monkeypatch.setattr(spacy, "load", load)
     assert main(["report", str(pipeline), str(DEV), "-o", str(tmp_path / "out")]) == 1
-    assert "pip install spacy-torch-tagger[report]" in said(capsys.readouterr())
+    assert "pip install 'matplotlib>=3.7' (the [report] extra)" in said(capsys.readouterr())
     assert not (tmp_path / "out").exists()
 
 

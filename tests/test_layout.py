@@ -13,6 +13,7 @@ NAME = PACKAGE.name
 # Lower imports nothing above it; rooms of one rank do not import each other.
 RANK = {
     "errors": 0,
+    "extras": 0,
     "network": 1,
     "layers": 2,
     "pipeline": 3,

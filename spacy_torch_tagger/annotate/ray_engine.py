@@ -27,6 +27,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 
 import numpy
 
+from ..extras import install_hint
 from .atomic import write_atomically
 from .progress import Progress
 from .reading import BadInputError, ShardSource, read_shard
@@ -34,7 +35,7 @@ from .records import json_line, source_fields, with_source
 from .shards import ShardPlan, shard_content
 from .user_code import import_code
 
-INSTALL_HINT = "pip install spacy-torch-tagger[ray]"
+INSTALL_HINT = install_hint("ray")
 POLL_SECONDS = 0.5
 # Write tasks take no CPU, so that they run while the actors hold every CPU; a few
 # suffice, as each only writes bytes already encoded.

@@ -25,7 +25,7 @@ INPUT_HELP = """A .jsonl file (a JSON object per line; also .ndjson, .json), a t
 (a document per line) or a directory of them (every non-hidden file, sorted)"""
 OUTPUT_HELP = "Directory of shards, _manifest.json and _SUCCESS; the same command resumes into it"
 N_PROCESS_HELP = "local: processes (default 1); ray: actors (default: one per CPU of the cluster)"
-ENGINE_HELP = "This machine's processes, or a Ray cluster (pip install spacy-torch-tagger[ray])"
+ENGINE_HELP = "This machine's processes, or a Ray cluster (needs Ray Data, the [ray] extra)"
 FORMAT_HELP = "Shards of JSON lines or of .spacy DocBins"
 BAD_LINE_HELP = "A malformed input line fails the run before tagging, or is skipped (reported either way)"
 RAY_ADDRESS_HELP = "ray: the cluster to join (e.g. auto); default: a local one started for the run"

@@ -10,6 +10,7 @@ import typer
 from spacy.cli._util import Arg, Opt, import_code
 from wasabi import msg
 
+from ..extras import install_hint
 from .failure import fail
 from .group import CODE_HELP, GPU_HELP, OVERRIDES, config_overrides, torch_tagger_cli
 from .loading import check_pipeline, load_pipeline, use_device
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 # The rows of the headline table: spacy evaluate's labels for the scores the report has.
 HEADLINE_SCORES = {"TOK": "token_acc", "TAG": "tag_acc", "POS": "pos_acc", "MORPH": "morph_acc"}
-MATPLOTLIB_HINT = "pip install spacy-torch-tagger[report]"
+MATPLOTLIB_HINT = install_hint("report")
 TRAIN_HELP = "The training data (.spacy): accuracy by word frequency in it"
 
 

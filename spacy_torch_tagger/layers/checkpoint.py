@@ -6,7 +6,7 @@ fast tokenizer (tokenizer.json) and its special tokens, and the weights, from
 safetensors only. The pipeline saves the small files with the model
 (`to_bytes`, with a checksum) and its own fine-tuned weights in its own
 format, so `spacy.load` needs neither the directory nor the package that
-shipped it. Needs the `transformers` extra: `pip install spacy-torch-tagger[transformers]`.
+shipped it. Needs the `transformers` extra (extras.install_hint names what to install).
 
 special_tokens.json holds the ids of the cls, sep, pad and unk tokens and, in
 pipelines saved after 0.2.0, `before` and `after`, the pieces the tokenizer's
@@ -21,15 +21,16 @@ import importlib.metadata
 import json
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, Optional, Union
 
 import srsly
 
 from ..errors import ModelFileError
+from ..extras import install_hint
 from .wordpieces import PieceTokenizer, marks_spaces, sequence_template
 
 FORMAT = "spacy_torch_tagger.checkpoint.v1"
-EXTRA = "pip install spacy-torch-tagger[transformers]"
+EXTRA = install_hint("transformers")
 KEPT_FILES = ("config.json", "tokenizer.json", "special_tokens.json")
 # Kept too when the folder has them: the model card and license texts, whose terms
 # travel with the fine-tuned weights.
@@ -91,16 +92,6 @@ HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 
 class CheckpointError(ModelFileError):
     """A checkpoint directory or saved checkpoint files that cannot be used."""
-
-
-def extra_requirements() -> List[str]:
-    """The requirements of the `transformers` extra, as installed (from setup.cfg)."""
-    try:
-        declared = importlib.metadata.requires("spacy-torch-tagger") or []
-    except importlib.metadata.PackageNotFoundError:
-        return []
-    marker = 'extra == "transformers"'
-    return [requirement.split(";")[0].strip() for requirement in declared if marker in requirement]
 
 
 def require_transformers() -> Any:

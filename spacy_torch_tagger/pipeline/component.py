@@ -15,7 +15,7 @@ from spacy.vocab import Vocab
 from thinc.api import Model, Optimizer, set_dropout_rate
 from thinc.types import Floats2d, Ints1d, Ints2d
 
-from ..layers.checkpoint import extra_requirements
+from ..extras import extra_requirements
 from ..layers.network_output import split_columns
 from ..layers.tagger_model import checkpoint_of, reads_checkpoint, set_label_counts
 from ..network.value_checks import check_bool, check_float, check_int, check_str
@@ -214,7 +214,7 @@ class TorchTagger(TrainablePipe):
         if nlp is not None and reads_checkpoint(self.model):
             # `spacy package` copies these into the package, which then installs the extra's libraries.
             requirements = nlp.meta.setdefault("requirements", [])
-            requirements.extend(r for r in extra_requirements() if r not in requirements)
+            requirements.extend(r for r in extra_requirements("transformers") if r not in requirements)
             # The encoder's name and license travel in the meta (and `spacy package`'s README).
             sources = nlp.meta.setdefault("sources", [])
             source = checkpoint_of(self.model).source()

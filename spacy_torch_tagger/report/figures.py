@@ -11,6 +11,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy
 
+from ..extras import install_hint
 from .analysis import Band, Reliability
 
 COLORS = ("#1f77b4", "#ff7f0e")
@@ -26,7 +27,7 @@ def _new_figure(width: float, height: float) -> Any:
     except ImportError as error:
         raise ImportError(
             "The evaluation report draws its figures with matplotlib, which is not installed: "
-            "pip install spacy-torch-tagger[report]"
+            + install_hint("report")
         ) from error
     figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
