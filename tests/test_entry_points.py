@@ -107,6 +107,10 @@ def test_fill_config_completes_a_config_that_only_names_the_factory(tmp_path):
         ("tutorial.cfg", []),
         ("ewt_accurate.cfg", ["--paths.train", "corpus/train.spacy", "--paths.dev", "corpus/dev.spacy"]),
         ("ewt_fast.cfg", ["--paths.train", "corpus/train.spacy", "--paths.dev", "corpus/dev.spacy"]),
+        (
+            "ud_fast.cfg",
+            ["--nlp.lang", "hu", "--paths.train", "corpus/train.spacy", "--paths.dev", "corpus/dev.spacy"],
+        ),
     ],
 )
 def test_shipped_configs_pass_debug_config(config, overrides):
