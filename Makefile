@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_OUTPUT ?= training/demo
 DEMO_TEXT ?= The old man read a long book in the garden.
 
-.PHONY: setup demo test lint ewt clean
+.PHONY: setup demo test lint ewt languages clean
 
 setup: $(VENV)/.installed
 
@@ -40,6 +40,17 @@ ewt: setup
 		$(BIN)/python -m weasel run all . --vars.ewt_dir "$(EWT_DIR)"; \
 	else \
 		$(BIN)/python -m weasel assets . && $(BIN)/python -m weasel run all .; \
+	fi
+
+# The languages workflow (project.yml): UD Hungarian-Szeged and Greek-GDT with configs/ud_fast.cfg
+# beside spaCy's CPU pipeline. Reads the treebanks from HU_DIR and EL_DIR when they exist.
+HU_DIR ?= ../shared/corpora/ud_hungarian_szeged
+EL_DIR ?= ../shared/corpora/ud_greek_gdt
+languages: setup
+	if [ -d "$(HU_DIR)" ] && [ -d "$(EL_DIR)" ]; then \
+		$(BIN)/python -m weasel run languages . --vars.hu_dir "$(HU_DIR)" --vars.el_dir "$(EL_DIR)"; \
+	else \
+		$(BIN)/python -m weasel assets . && $(BIN)/python -m weasel run languages .; \
 	fi
 
 clean:
