@@ -1,7 +1,8 @@
-"""Shared fixtures: the bundled corpus, UD English-EWT (when present), small pipelines."""
+"""Shared fixtures: the bundled corpus, UD English-EWT (when present), small pipelines,
+the annotate tests' trained pipeline and input."""
 
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional
 
 import pytest
 import spacy
@@ -11,6 +12,9 @@ from spacy.tokens import DocBin
 from spacy.training import Example
 
 from spacy_torch_tagger.layers.wordpieces import PieceArrays
+
+if TYPE_CHECKING:
+    from annotate_helpers import TokenRow
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
@@ -136,3 +140,51 @@ def pieces_of_each_token(arrays: PieceArrays, n_tokens: int) -> List[List[int]]:
             if owner >= 0:
                 owned[owner].append(int(piece))
     return owned
+
+
+# The annotate tests' shared fixtures (test_annotate.py, test_annotate_interrupt.py,
+# test_annotate_ray.py). annotate_helpers imports this module, so they import it when
+# they run, not at the top.
+
+
+@pytest.fixture(scope="session")
+def pipeline_dir(tmp_path_factory) -> Path:
+    """The pipeline of train_annotate_pipeline (tag, pos and morph), trained once a
+    session (shared, do not modify)."""
+    from annotate_helpers import train_annotate_pipeline
+
+    path = tmp_path_factory.mktemp("annotate_pipeline") / "pipeline"
+    train_annotate_pipeline().to_disk(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def texts() -> List[str]:
+    """The texts of the bundled corpus's training documents, in order."""
+    from annotate_helpers import corpus_texts
+
+    return corpus_texts()
+
+
+@pytest.fixture(scope="session")
+def expected(pipeline_dir, texts) -> Dict[str, List["TokenRow"]]:
+    """Each text's token rows by the annotate pipeline's `nlp(text)`."""
+    from annotate_helpers import expected_rows
+
+    return expected_rows(pipeline_dir, texts)
+
+
+@pytest.fixture(scope="session")
+def jsonl_input(tmp_path_factory, texts) -> Path:
+    """The texts as corpus.jsonl, id "doc-i" for line i + 1 (do not modify)."""
+    from annotate_helpers import write_jsonl
+
+    return write_jsonl(tmp_path_factory.mktemp("annotate_input") / "corpus.jsonl", texts)
+
+
+@pytest.fixture(scope="session")
+def annotate_code_file(tmp_path_factory) -> Path:
+    """annotate_helpers.TEST_COMPONENTS as a --code file, its factories registered here."""
+    from annotate_helpers import write_test_components
+
+    return write_test_components(tmp_path_factory.mktemp("annotate_code") / "annotate_components.py")

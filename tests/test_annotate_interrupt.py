@@ -8,28 +8,25 @@ import random
 import signal
 import time
 from pathlib import Path
-from typing import List
 
 import pytest
-from test_annotate import (
+from annotate_helpers import (
     annotate,
     annotate_argv,
     assert_interrupted_cleanly,
     assert_records_match_nlp,
-    corpus_texts,
     expected_rows,
     finished_output,
     interrupt_after_the_first_shard,
-    main,
     manifest,
     pipeline_with,
     shard_bytes,
-    shared_code_file,
     start_annotate,
-    trained_pipeline,
     wait_for,
     write_jsonl,
 )
+
+from spacy_torch_tagger.__main__ import main
 
 KILLS = 8
 KILL_SEED = 20261130
@@ -41,27 +38,7 @@ def folder(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def pipeline_dir(tmp_path_factory) -> Path:
-    return trained_pipeline(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def texts() -> List[str]:
-    return corpus_texts()
-
-
-@pytest.fixture(scope="module")
-def jsonl_input(folder, texts) -> Path:
-    return write_jsonl(folder / "corpus.jsonl", texts)
-
-
-@pytest.fixture(scope="module")
-def code_file(tmp_path_factory) -> Path:
-    return shared_code_file(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def slow_pipeline(pipeline_dir, code_file, folder) -> Path:
+def slow_pipeline(pipeline_dir, annotate_code_file, folder) -> Path:
     """The pipeline with a 20 ms pause per document: a run of the 137 documents lasts
     about 3 s, so a Ctrl-C after its first shard finds it tagging."""
     return pipeline_with(pipeline_dir, folder / "slow", {"annotate_test_pause": {"seconds": 0.02}})
@@ -70,10 +47,10 @@ def slow_pipeline(pipeline_dir, code_file, folder) -> Path:
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("n_process", ["1", "2"])
 def test_ctrl_c_stops_cleanly_and_the_rerun_completes(
-    n_process, slow_pipeline, pipeline_dir, code_file, jsonl_input, texts, folder, tmp_path
+    n_process, slow_pipeline, pipeline_dir, annotate_code_file, jsonl_input, texts, folder, tmp_path
 ):
     output = tmp_path / "out"
-    options = ["--code", str(code_file), "--n-process", n_process, "--batch-size", "8"]
+    options = ["--code", str(annotate_code_file), "--n-process", n_process, "--batch-size", "8"]
     argv = annotate_argv(slow_pipeline, jsonl_input, output, *options)
     status, err = interrupt_after_the_first_shard(argv, output)
     assert_interrupted_cleanly(status, err, output, n_shards=4)

@@ -8,32 +8,28 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict
 
 import pytest
 import spacy
-from test_annotate import (
+from annotate_helpers import (
     BAD_LINE_SHARD_SIZE,
     annotate,
     annotate_argv,
     assert_bad_lines_skipped_in_place,
     assert_interrupted_cleanly,
     assert_records_match_nlp,
-    corpus_texts,
-    expected_rows,
     finished_output,
     interrupt_after_the_first_shard,
-    main,
     manifest,
     pipeline_with,
     read_docs,
     shard_bytes,
-    shared_code_file,
     token_rows,
-    trained_pipeline,
     write_bad_lines_input,
-    write_jsonl,
 )
+
+from spacy_torch_tagger.__main__ import main
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install spacy-torch-tagger[ray])")
 pytest.importorskip("ray.data", reason="Ray Data is not installed (pip install spacy-torch-tagger[ray])")
@@ -52,31 +48,6 @@ def ray_cluster():
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("annotate_ray")
-
-
-@pytest.fixture(scope="module")
-def pipeline_dir(tmp_path_factory) -> Path:
-    return trained_pipeline(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def texts() -> List[str]:
-    return corpus_texts()
-
-
-@pytest.fixture(scope="module")
-def expected(pipeline_dir, texts) -> Dict[str, Any]:
-    return expected_rows(pipeline_dir, texts)
-
-
-@pytest.fixture(scope="module")
-def jsonl_input(folder, texts) -> Path:
-    return write_jsonl(folder / "corpus.jsonl", texts)
-
-
-@pytest.fixture(scope="module")
-def code_file(tmp_path_factory) -> Path:
-    return shared_code_file(tmp_path_factory)
 
 
 def data_context_values(context: Any) -> Dict[str, Any]:
@@ -108,7 +79,7 @@ def test_ray_records_equal_nlp_with_bad_lines_skipped_and_the_data_context_is_ke
 
 @pytest.mark.timeout(240)
 def test_ray_retries_the_shard_of_a_killed_worker_and_shows_progress(
-    ray_cluster, pipeline_dir, code_file, jsonl_input, texts, expected, tmp_path, capsys
+    ray_cluster, pipeline_dir, annotate_code_file, jsonl_input, texts, expected, tmp_path, capsys
 ):
     """A component from --code kills its Ray worker (SIGKILL) on its first document;
     another one pauses 20 ms per document so that the progress bar has time to move."""
@@ -119,7 +90,9 @@ def test_ray_retries_the_shard_of_a_killed_worker_and_shows_progress(
     }
     killing = pipeline_with(pipeline_dir, tmp_path / "killing", components)
     output = tmp_path / "ray"
-    argv = annotate_argv(killing, jsonl_input, output, *RAY, "--format", "docbin", "--code", str(code_file))
+    argv = annotate_argv(
+        killing, jsonl_input, output, *RAY, "--format", "docbin", "--code", str(annotate_code_file)
+    )
     argv.remove("--no-progress")
     assert main(argv) == 0
     assert marker.exists()  # a worker did die mid-run
@@ -139,12 +112,12 @@ def test_ray_retries_the_shard_of_a_killed_worker_and_shows_progress(
 
 @pytest.mark.timeout(240)
 def test_ctrl_c_on_ray_stops_cleanly_and_the_rerun_completes(
-    ray_cluster, pipeline_dir, code_file, jsonl_input, texts, expected, tmp_path
+    ray_cluster, pipeline_dir, annotate_code_file, jsonl_input, texts, expected, tmp_path
 ):
     slow = pipeline_with(pipeline_dir, tmp_path / "slow", {"annotate_test_pause": {"seconds": 0.03}})
     address = ray.get_runtime_context().gcs_address
     output = tmp_path / "out"
-    options = [*RAY, "--ray-address", address, "--code", str(code_file), "--batch-size", "8"]
+    options = [*RAY, "--ray-address", address, "--code", str(annotate_code_file), "--batch-size", "8"]
     argv = annotate_argv(slow, jsonl_input, output, *options)
     status, err = interrupt_after_the_first_shard(argv, output)
     assert_interrupted_cleanly(status, err, output, n_shards=4)
@@ -158,7 +131,7 @@ def test_ctrl_c_on_ray_stops_cleanly_and_the_rerun_completes(
 
 @pytest.mark.timeout(240)
 def test_a_pipeline_that_does_not_load_on_the_workers_fails_with_one_message(
-    ray_cluster, pipeline_dir, code_file, jsonl_input, tmp_path, capsys
+    ray_cluster, pipeline_dir, annotate_code_file, jsonl_input, tmp_path, capsys
 ):
     """Its custom component is unknown without --code: the workers cannot load it."""
     custom = pipeline_with(pipeline_dir, tmp_path / "custom", {"annotate_test_pause": {}})

@@ -215,7 +215,7 @@ def test_a_missing_pipeline_or_corpus_is_refused(pipelines, tmp_path, capsys):
 def test_missing_matplotlib_names_the_extra(tmp_path, monkeypatch):
     for name in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"):
         monkeypatch.setitem(sys.modules, name, None)
-    with pytest.raises(ImportError, match=r"pip install spacy-torch-tagger\[report\]"):
+    with pytest.raises(ImportError, match=r"pip install 'matplotlib>=3.7' \(the \[report\] extra\)"):
         figures.accuracy_figure(tmp_path / "a.png", ["tag"], ["x"], [[0.5]])
 
 
