@@ -188,3 +188,16 @@ def annotate_code_file(tmp_path_factory) -> Path:
     from annotate_helpers import write_test_components
 
     return write_test_components(tmp_path_factory.mktemp("annotate_code") / "annotate_components.py")
+
+
+def morph_examples(nlp: Language) -> List[Example]:
+    """Three short sentences with tag, pos and morph annotation."""
+    data = [
+        ("She runs", ["PRP", "VBZ"], ["PRON", "VERB"], ["Case=Nom|Number=Sing", "Number=Sing|Tense=Pres"]),
+        ("They ran", ["PRP", "VBD"], ["PRON", "VERB"], ["Case=Nom|Number=Plur", "Tense=Past"]),
+        ("Dogs bark .", ["NNS", "VBP", "."], ["NOUN", "VERB", "PUNCT"], ["Number=Plur", "Tense=Pres", "_"]),
+    ]
+    return [
+        Example.from_dict(nlp.make_doc(text), {"tags": tags, "pos": pos, "morphs": morphs})
+        for text, tags, pos, morphs in data
+    ]

@@ -11,7 +11,7 @@ from thinc.api import Adam
 
 from spacy_torch_tagger.layers.tagger_model import network_of, tagger_shim
 
-from conftest import SMALL_MODEL, corpus_examples, train_pipeline
+from conftest import SMALL_MODEL, corpus_examples, morph_examples, train_pipeline
 
 
 def test_unknown_target_is_refused_at_construction():
@@ -48,22 +48,10 @@ def test_scores_use_spacys_keys(trained_nlp):
     assert scores["tag_acc"] > 0.7
 
 
-def _morph_examples(nlp):
-    data = [
-        ("She runs", ["PRP", "VBZ"], ["PRON", "VERB"], ["Case=Nom|Number=Sing", "Number=Sing|Tense=Pres"]),
-        ("They ran", ["PRP", "VBD"], ["PRON", "VERB"], ["Case=Nom|Number=Plur", "Tense=Past"]),
-        ("Dogs bark .", ["NNS", "VBP", "."], ["NOUN", "VERB", "PUNCT"], ["Number=Plur", "Tense=Pres", "_"]),
-    ]
-    return [
-        Example.from_dict(nlp.make_doc(text), {"tags": tags, "pos": pos, "morphs": morphs})
-        for text, tags, pos, morphs in data
-    ]
-
-
 def test_three_targets_trained_together_set_tag_pos_and_morph():
     nlp = spacy.blank("en")
     nlp.add_pipe("torch_tagger", config={"targets": ["tag", "pos", "morph"], "model": SMALL_MODEL})
-    examples = _morph_examples(nlp)
+    examples = morph_examples(nlp)
     nlp.initialize(lambda: examples)
     optimizer = Adam(0.01)
     for _ in range(60):

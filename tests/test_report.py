@@ -21,7 +21,7 @@ from spacy_torch_tagger.__main__ import main
 from spacy_torch_tagger.report import analysis, build, figures
 from spacy_torch_tagger.report.tokens import marked_context, token_table
 
-from conftest import CORPUS, REPO, SMALL_MODEL, corpus_examples, train_pipeline
+from conftest import CORPUS, REPO, SMALL_MODEL, corpus_examples, morph_examples, train_pipeline
 
 DEV = CORPUS / "dev.spacy"
 TRAIN = CORPUS / "train.spacy"
@@ -284,12 +284,11 @@ def test_marked_context_keeps_the_texts_spaces():
 
 @needs_matplotlib
 def test_morph_target_equals_spacy_evaluate(tmp_path):
-    from test_component import _morph_examples
 
     fix_random_seed(0)
     nlp = spacy.blank("en")
     nlp.add_pipe("torch_tagger", config={"targets": ["tag", "pos", "morph"], "model": SMALL_MODEL})
-    examples = _morph_examples(nlp)
+    examples = morph_examples(nlp)
     nlp.initialize(lambda: examples)
     optimizer = Adam(0.01)
     for _ in range(10):

@@ -5,7 +5,7 @@ from typing import Any, List
 
 import pytest
 import torch
-from test_lstm_tagger import SPEC, _batch
+from tiny_inputs import SPEC, random_batch
 from torch import nn
 from torch.nn.utils.rnn import pack_sequence, pad_packed_sequence
 
@@ -57,7 +57,7 @@ def test_the_int8_tagger_agrees_with_the_float_one_and_leaves_it_untouched(depth
     quantized = int8_copy(net)
     assert all(torch.equal(before[name], tensor) for name, tensor in net.state_dict().items())
     torch.manual_seed(1)
-    batch = _batch([7, 5, 9, 1])
+    batch = random_batch([7, 5, 9, 1])
     with torch.no_grad():
         exact, approx = net(batch), quantized(batch)
     for target in ("tag", "pos"):
@@ -94,7 +94,7 @@ def test_a_sequence_gets_the_same_int8_logits_alone_and_in_any_batch(depth):
     quantized = int8_copy(_tagger(depth))
     torch.manual_seed(2)
     lengths = [7, 1, 12, 5, 9, 3, 9]
-    batch = _batch(lengths)
+    batch = random_batch(lengths)
     with torch.no_grad():
         together = quantized(batch)
         for first, count in [(0, 1), (2, 1), (3, 2), (1, 5), (6, 1)]:

@@ -5,45 +5,24 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_inputs import SPEC, random_batch
 
 from spacy_torch_tagger.network import LSTMTagger, LSTMTaggerSettings, TaggerBatch
 from spacy_torch_tagger.network.feature_spec import FeatureSpec
-
-SPEC = FeatureSpec(
-    vocab_attr="NORM",
-    vocab_rows=20,
-    vocab_min_count=1,
-    attrs=("SUFFIX",),
-    rows=(30,),
-    n_hashes=2,
-    max_chars=6,
-    char_rows=40,
-)
-
-
-def _batch(lengths):
-    n = sum(lengths)
-    return TaggerBatch(
-        lengths=torch.tensor(lengths),
-        words=torch.randint(0, 20, (n,)),
-        lexical=torch.randint(0, 30, (n, 1, 2)),
-        chars=torch.randint(0, 40, (n, 6)),
-        token_types=torch.arange(n),
-    )
 
 
 def test_one_head_per_target_with_logits_per_token():
     net = LSTMTagger(
         SPEC, {"tag": 7, "pos": 3}, LSTMTaggerSettings(embed_width=4, char_width=4, hidden_width=5)
     )
-    out = net(_batch([3, 2]))
+    out = net(random_batch([3, 2]))
     assert set(out) == {"tag", "pos"}
     assert out["tag"].shape == (5, 7) and out["pos"].shape == (5, 3)
 
 
 def test_untrained_heads_give_uniform_probabilities():
     net = LSTMTagger(SPEC, {"tag": 4}, LSTMTaggerSettings(embed_width=4, char_width=4, hidden_width=5))
-    probs = torch.softmax(net(_batch([4]))["tag"], dim=1)
+    probs = torch.softmax(net(random_batch([4]))["tag"], dim=1)
     assert torch.allclose(probs, torch.full((4, 4), 0.25))
 
 
@@ -75,7 +54,7 @@ def test_tutorial_network_has_no_characters_and_one_direction():
 def test_a_step_of_training_lowers_the_loss():
     torch.manual_seed(0)
     net = LSTMTagger(SPEC, {"tag": 3}, LSTMTaggerSettings(embed_width=8, char_width=8, hidden_width=8))
-    batch = _batch([5, 4])
+    batch = random_batch([5, 4])
     gold = torch.randint(0, 3, (9,))
     optimizer = torch.optim.Adam(net.parameters(), lr=0.05)
     losses = []
