@@ -39,6 +39,7 @@ ENTRY_POINT_REGISTRIES = {
     "spacy_architectures": registry.architectures,
     "spacy_scorers": registry.scorers,
     "spacy_misc": registry.misc,
+    "spacy_augmenters": registry.augmenters,
     "spacy_cli": registry.cli,
 }
 
