@@ -10,6 +10,8 @@ import pytest
 import spacy
 from spacy.tokens import DocBin
 
+from spacy_torch_tagger.pipeline.component import TorchTagger
+
 from conftest import REPO
 
 GREEK_DIR = Path(os.environ.get("UD_GREEK_DIR", REPO.parent / "shared" / "corpora" / "ud_greek_gdt"))
@@ -55,7 +57,9 @@ def test_ud_fast_trains_a_greek_pipeline_that_predicts_pos_and_morph_and_no_tag(
     )
     assert result.returncode == 0, result.stderr[-3000:]
     nlp = spacy.load(tmp_path / "el" / "model-best")
-    assert nlp.lang == "el" and nlp.get_pipe("torch_tagger").targets == ["pos", "morph"]
+    tagger = nlp.get_pipe("torch_tagger")
+    assert isinstance(tagger, TorchTagger)
+    assert nlp.lang == "el" and tagger.targets == ["pos", "morph"]
     doc = nlp("Πήγα στο σπίτι της γιαγιάς μου στην Αθήνα.")
     assert [t.text for t in doc][:3] == ["Πήγα", "στο", "σπίτι"]
     assert all(token.pos_ for token in doc) and all(not token.tag_ for token in doc)
