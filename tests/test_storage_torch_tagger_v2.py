@@ -68,6 +68,7 @@ def test_fill_config_keeps_the_v1_block_of_a_shipped_config(tmp_path):
     assert model["@architectures"] == V1 and model["mixed_precision"] is False
 
 
+@pytest.mark.slow
 def test_a_shipped_v1_config_trains_with_spacy_train_and_loads(tmp_path):
     overrides = {
         "paths.train": str(CORPUS / "train.spacy"),
