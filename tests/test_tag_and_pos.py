@@ -20,17 +20,17 @@ from spacy_torch_tagger.calibration.temperature_scaling import fit_temperature
 from spacy_torch_tagger.layers.tagger_model import network_of, tagger_shim
 from spacy_torch_tagger.pipeline.temperatures import softmax
 
-from conftest import CORPUS, corpus_examples, train_pipeline
+from conftest import CORPUS, corpus_examples
 
 TEXT = "The dog ate the apple ."
 TEXT_TAGS = ["DT", "NN", "VBD", "DT", "NN", "."]
 TEXT_POS = ["DET", "NOUN", "VERB", "DET", "NOUN", "PUNCT"]
 
 
-@pytest.fixture(scope="module")
-def nlp() -> Language:
-    """A tag+pos pipeline trained on the bundled corpus, for this module alone."""
-    return train_pipeline(["tag", "pos"], steps=120)
+@pytest.fixture
+def nlp(trained_nlp: Language) -> Language:
+    """The session's tag + pos pipeline (each test restores what it changes)."""
+    return trained_nlp
 
 
 def _labels_in(split: str, attr: str) -> List[str]:
