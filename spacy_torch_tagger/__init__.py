@@ -5,7 +5,7 @@ this package: the factory, architectures and scorer are entry points.
 
 The package's rooms, each importing only those below it:
 network/ (plain torch) <- layers/ (thinc) <- pipeline/ (the spaCy component)
-<- calibration/, report/, annotate/ <- cli/.
+<- calibration/ <- report/ <- cli/; annotate/ stands on layers/ alone, under cli/.
 
 Names are imported on first use, so `import spacy_torch_tagger.network` (the
 torch networks) loads neither spaCy nor thinc.
