@@ -24,6 +24,7 @@ from conftest import CORPUS, REPO, SMALL_MODEL, train_pipeline
 V1 = "spacy_torch_tagger.TorchTagger.v1"
 V2 = "spacy_torch_tagger.TorchTagger.v2"
 DEMO_CONFIG = REPO / "configs" / "demo.cfg"
+SHIPPED_V1_CONFIG = REPO / "configs" / "ewt_fast.cfg"
 TEXTS = ["The dog ate the apple.", "She smiled at me."]
 BASE = """
 [nlp]
@@ -63,20 +64,32 @@ def test_fill_config_fills_a_v2_block(tmp_path):
 
 
 def test_fill_config_keeps_the_v1_block_of_a_shipped_config(tmp_path):
-    fill_config(tmp_path / "full.cfg", DEMO_CONFIG, silent=True)
+    fill_config(tmp_path / "full.cfg", SHIPPED_V1_CONFIG, silent=True)
     model = _model_block(tmp_path / "full.cfg")
     assert model["@architectures"] == V1 and model["mixed_precision"] is False
 
 
+def test_the_bundled_configs_name_v2():
+    for name in ("demo.cfg", "tutorial.cfg"):
+        model = _model_block(REPO / "configs" / name)
+        assert model["@architectures"] == V2 and "mixed_precision" not in model, name
+
+
 @pytest.mark.slow
-def test_a_shipped_v1_config_trains_with_spacy_train_and_loads(tmp_path):
+def test_a_v1_config_trains_with_spacy_train_and_loads(tmp_path):
+    config = Config().from_disk(DEMO_CONFIG, interpolate=False)
+    model = config["components"]["torch_tagger"]["model"]
+    model["@architectures"] = V1
+    model["mixed_precision"] = False
+    del model["precision"]
+    config.to_disk(tmp_path / "v1.cfg", interpolate=False)
     overrides = {
         "paths.train": str(CORPUS / "train.spacy"),
         "paths.dev": str(CORPUS / "dev.spacy"),
         "training.max_steps": 20,
         "training.eval_frequency": 20,
     }
-    train(DEMO_CONFIG, tmp_path / "output", overrides=overrides)
+    train(tmp_path / "v1.cfg", tmp_path / "output", overrides=overrides)
     nlp = spacy.load(tmp_path / "output" / "model-last")
     assert nlp.get_pipe_config("torch_tagger")["model"]["@architectures"] == V1
     assert all(token.tag_ and token.pos_ for doc in nlp.pipe(TEXTS) for token in doc)
