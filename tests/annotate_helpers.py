@@ -19,7 +19,7 @@ from spacy.util import import_file
 from spacy_torch_tagger.__main__ import main
 from spacy_torch_tagger.cli.annotate import INTERRUPTED
 
-from conftest import CORPUS, SMALL_MODEL
+from conftest import CORPUS, SMALL_MODEL, update_steps
 
 SHARD_SIZE = 40  # the 137 corpus documents make 4 shards
 MORPH_OF_TAG = {
@@ -40,7 +40,7 @@ TokenRow = Tuple[Any, ...]
 def train_annotate_pipeline(steps: int = 40, seed: int = 0) -> Language:
     """A small tag + pos + morph pipeline trained briefly on the bundled corpus, with
     morph features derived from the tags."""
-    from thinc.api import Adam, fix_random_seed
+    from thinc.api import fix_random_seed
 
     fix_random_seed(seed)
     nlp = spacy.blank("en")
@@ -51,9 +51,7 @@ def train_annotate_pipeline(steps: int = 40, seed: int = 0) -> Language:
             token.morph = MorphAnalysis(nlp.vocab, MORPH_OF_TAG.get(token.tag_, ""))
         examples.append(Example(nlp.make_doc(gold.text), gold))
     nlp.initialize(lambda: examples)
-    optimizer = Adam(0.01)
-    for step in range(steps):
-        nlp.update(examples[(step * 16) % len(examples) :][:16], sgd=optimizer, drop=0.1)
+    update_steps(nlp, examples, steps, drop=0.1)
     return nlp
 
 

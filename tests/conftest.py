@@ -1,8 +1,9 @@
-"""Shared fixtures: the bundled corpus, UD English-EWT (when present), small pipelines,
-the annotate tests' trained pipeline and input."""
+"""Shared fixtures: the bundled corpus, UD English-EWT (when present), the one training
+loop, small pipelines (an LSTM and a tiny-BERT one trained once a session), the annotate
+tests' trained pipeline and input."""
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 import pytest
 import spacy
@@ -10,6 +11,8 @@ import torch
 from spacy.language import Language
 from spacy.tokens import DocBin
 from spacy.training import Example
+from spacy.util import load_model_from_config
+from thinc.api import Adam, Optimizer, fix_random_seed
 
 from spacy_torch_tagger.layers.wordpieces import PieceArrays
 
@@ -40,22 +43,44 @@ def corpus_examples(nlp: Language, split: str = "train") -> List[Example]:
     return [Example(nlp.make_doc(doc.text), doc) for doc in docs]
 
 
-def train_pipeline(
-    targets: List[str], steps: int = 30, config: Optional[Dict] = None, seed: int = 0
-) -> Language:
-    """A small torch_tagger pipeline trained briefly on the bundled corpus."""
-    from thinc.api import Adam, fix_random_seed
+def update_steps(
+    nlp: Language,
+    examples: List[Example],
+    steps: int,
+    optimizer: Optional[Optimizer] = None,
+    drop: float = 0.0,
+) -> None:
+    """Update `nlp` `steps` times, each on the next 16 of `examples` (from the start
+    again at the end), with `optimizer` (Adam(0.01) when None)."""
+    optimizer = optimizer or Adam(0.01)
+    for step in range(steps):
+        nlp.update(examples[(step * 16) % len(examples) :][:16], sgd=optimizer, drop=drop)
 
+
+def train_pipeline(
+    targets: List[str],
+    steps: int = 30,
+    config: Optional[Dict] = None,
+    seed: int = 0,
+    learn_rate: float = 0.01,
+    drop: float = 0.1,
+) -> Language:
+    """A torch_tagger pipeline (model `config`, SMALL_MODEL when None) trained briefly
+    on the bundled corpus."""
     fix_random_seed(seed)
     nlp = spacy.blank("en")
     nlp.add_pipe("torch_tagger", config={"targets": targets, "model": config or SMALL_MODEL})
     examples = corpus_examples(nlp)
     nlp.initialize(lambda: examples)
-    optimizer = Adam(0.01)
-    for step in range(steps):
-        batch = examples[(step * 16) % len(examples) :][:16]
-        nlp.update(batch, sgd=optimizer, drop=0.1)
+    update_steps(nlp, examples, steps, Adam(learn_rate), drop)
     return nlp
+
+
+def copy_pipeline(nlp: Language, overrides: Optional[Dict] = None) -> Language:
+    """An independent copy of `nlp`, its torch_tagger settings updated by `overrides`
+    (a part of the component's config)."""
+    config = nlp.config.merge({"components": {"torch_tagger": overrides or {}}})
+    return load_model_from_config(config).from_bytes(nlp.to_bytes())
 
 
 @pytest.fixture(scope="session")
@@ -130,6 +155,24 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
         "transformers", reason="the transformers extra is not installed (pip install .[transformers])"
     )
     return write_tiny_checkpoint(tmp_path_factory.mktemp("tiny_bert"))
+
+
+def tiny_transformer_model(checkpoint: Path, **network: Any) -> Dict[str, Any]:
+    """A torch_tagger model config: TransformerNetwork.v1 on `checkpoint`, with small
+    word and character features, read in windows of 16 pieces."""
+    settings = {"checkpoint": str(checkpoint), "window_length": 16, "embed_width": 8, "char_width": 8}
+    return {
+        "features": {"vocab_rows": 300, "vocab_min_count": 1},
+        "network": {"@architectures": "spacy_torch_tagger.TransformerNetwork.v1", **settings, **network},
+    }
+
+
+@pytest.fixture(scope="session")
+def transformer_nlp(tiny_checkpoint) -> Language:
+    """A tag + pos pipeline on the tiny BERT (tiny_transformer_model) trained on the
+    bundled corpus (shared, do not modify)."""
+    model = tiny_transformer_model(tiny_checkpoint)
+    return train_pipeline(["tag", "pos"], steps=40, config=model, learn_rate=0.005, drop=0.0)
 
 
 def pieces_of_each_token(arrays: PieceArrays, n_tokens: int) -> List[List[int]]:

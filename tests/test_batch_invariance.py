@@ -10,7 +10,6 @@ float32 layers (every LSTM, which runs in float32 under bfloat16 too) may differ
 the last float digits: tags equal, probabilities within 1e-5.
 """
 
-import copy
 import random
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
@@ -19,11 +18,10 @@ import pytest
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
-from thinc.api import Adam, fix_random_seed
 
 from spacy_torch_tagger.layers.batch_exactness import exact_in_any_batch, inexact_note
 
-from conftest import SMALL_MODEL, corpus_examples, train_pipeline
+from conftest import corpus_examples
 
 # Largest probability difference allowed (0: bit for bit), by network and precision mode.
 FLOAT32_TOLERANCE = 1e-5
@@ -92,10 +90,10 @@ def _load(path: Path, precision: str) -> Language:
 
 
 @pytest.fixture(scope="module")
-def lstm_dir(tmp_path_factory) -> Path:
-    """An LSTM pipeline trained once (in float32); each test tags in its own mode."""
+def lstm_dir(trained_nlp, tmp_path_factory) -> Path:
+    """The session's LSTM pipeline (trained in float32) on disk; each test tags in its own mode."""
     path = tmp_path_factory.mktemp("invariance") / "lstm"
-    train_pipeline(["tag", "pos"], steps=40, config=copy.deepcopy(SMALL_MODEL)).to_disk(path)
+    trained_nlp.to_disk(path)
     return path
 
 
@@ -106,27 +104,11 @@ def test_lstm_pipelines_tag_a_text_alike_in_any_batch(lstm_dir, precision):
 
 
 @pytest.fixture(scope="module")
-def transformer_dir(tiny_checkpoint, tmp_path_factory) -> Path:
-    """A pipeline on the tiny BERT, trained once (in float32)."""
-    fix_random_seed(0)
-    nlp = spacy.blank("en")
-    network = {
-        "@architectures": "spacy_torch_tagger.TransformerNetwork.v1",
-        "checkpoint": str(tiny_checkpoint),
-        "window_length": 16,  # long texts are read in several overlapping windows
-        "embed_width": 8,
-        "char_width": 8,
-    }
-    features = {"vocab_rows": 300, "vocab_min_count": 1}
-    model = {"features": features, "network": network}
-    nlp.add_pipe("torch_tagger", config={"targets": ["tag", "pos"], "model": model})
-    examples = corpus_examples(nlp)
-    nlp.initialize(lambda: examples)
-    optimizer = Adam(0.005)
-    for step in range(25):
-        nlp.update(examples[(step * 16) % len(examples) :][:16], sgd=optimizer)
+def transformer_dir(transformer_nlp, tmp_path_factory) -> Path:
+    """The session's pipeline on the tiny BERT (trained in float32) on disk; its windows
+    of 16 pieces read long texts in several overlapping windows."""
     path = tmp_path_factory.mktemp("invariance") / "transformer"
-    nlp.to_disk(path)
+    transformer_nlp.to_disk(path)
     return path
 
 

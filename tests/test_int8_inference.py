@@ -9,6 +9,7 @@ import numpy
 import pytest
 import spacy
 import torch
+from spacy.language import Language
 from thinc.api import Adam
 
 from spacy_torch_tagger.layers.network_input import docs_to_batch
@@ -17,7 +18,7 @@ from spacy_torch_tagger.layers.shim import TaggerShim
 from spacy_torch_tagger.layers.tagger_model import tagger_shim
 from spacy_torch_tagger.network.int8_lstm import Int8LSTM
 
-from conftest import SMALL_MODEL, corpus_examples, train_pipeline
+from conftest import SMALL_MODEL, copy_pipeline, corpus_examples, train_pipeline
 
 INT8_MODEL = {**SMALL_MODEL, "int8_inference": True}
 
@@ -31,8 +32,15 @@ def _tags(nlp, texts):
 
 
 @pytest.fixture(scope="module")
-def int8_nlp():
-    return train_pipeline(["tag", "pos"], steps=60, config=copy.deepcopy(INT8_MODEL))
+def int8_nlp(trained_nlp) -> Language:
+    """A copy of the session's tag + pos pipeline that tags with an int8 copy."""
+    return copy_pipeline(trained_nlp, {"model": {"int8_inference": True}})
+
+
+@pytest.fixture(scope="module")
+def other_int8_nlp() -> Language:
+    """Another int8 tag + pos pipeline, trained from another seed (do not modify)."""
+    return train_pipeline(["tag", "pos"], steps=60, config=copy.deepcopy(INT8_MODEL), seed=1)
 
 
 def test_int8_tags_like_the_float_network(int8_nlp):
@@ -126,33 +134,33 @@ def test_the_pipeline_predicts_with_the_int8_copy(int8_nlp):
 
 
 @pytest.mark.parametrize("how", ["bytes", "disk"])
-def test_loading_other_weights_replaces_the_int8_copy(int8_nlp, tmp_path, how):
+def test_loading_other_weights_replaces_the_int8_copy(int8_nlp, other_int8_nlp, tmp_path, how):
     """After from_bytes / from_disk the pipeline tags with the loaded weights,
     never with an int8 copy of the weights it had before."""
     texts = [eg.reference.text for eg in corpus_examples(int8_nlp, "dev")]
-    other = train_pipeline(["tag", "pos"], steps=60, config=copy.deepcopy(INT8_MODEL), seed=1)
-    expected = other.get_pipe("torch_tagger").model.predict([other.make_doc(t) for t in texts])
+    expected = other_int8_nlp.get_pipe("torch_tagger").model.predict(
+        [other_int8_nlp.make_doc(t) for t in texts]
+    )
     int8_nlp.to_disk(tmp_path / "first")
     target = spacy.load(tmp_path / "first")
     model = target.get_pipe("torch_tagger").model
     before = model.predict([target.make_doc(t) for t in texts])  # builds the int8 copy of the first weights
     assert not all(numpy.array_equal(a, b) for a, b in zip(before, expected, strict=True))
     if how == "bytes":
-        target.from_bytes(other.to_bytes())
+        target.from_bytes(other_int8_nlp.to_bytes())
     else:
-        other.to_disk(tmp_path / "other")
+        other_int8_nlp.to_disk(tmp_path / "other")
         target.from_disk(tmp_path / "other")
     after = model.predict([target.make_doc(t) for t in texts])
     assert all(numpy.array_equal(a, b) for a, b in zip(after, expected, strict=True))
 
 
-def test_thinc_model_from_bytes_replaces_the_int8_copy(int8_nlp):
+def test_thinc_model_from_bytes_replaces_the_int8_copy(int8_nlp, other_int8_nlp):
     """Loading weights into the same network object (thinc's Model.from_bytes,
     no rebuild) must drop the int8 copy of the weights it had before."""
     texts = ["The cat sat on the mat.", "Dogs bark loudly at night."]
-    other = train_pipeline(["tag", "pos"], steps=60, config=copy.deepcopy(INT8_MODEL), seed=1)
-    other_model = other.get_pipe("torch_tagger").model
-    expected = other_model.predict([other.make_doc(t) for t in texts])
+    other_model = other_int8_nlp.get_pipe("torch_tagger").model
+    expected = other_model.predict([other_int8_nlp.make_doc(t) for t in texts])
     model = int8_nlp.get_pipe("torch_tagger").model
     saved = model.to_bytes()
     try:

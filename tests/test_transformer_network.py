@@ -18,12 +18,12 @@ import spacy
 import srsly
 import torch
 from spacy.attrs import POS, TAG
-from thinc.api import Adam, fix_random_seed
+from thinc.api import Adam
 
 from spacy_torch_tagger.layers.checkpoint import UNKNOWN_LICENSE
 from spacy_torch_tagger.layers.tagger_model import checkpoint_of, network_of, tagger_shim
 
-from conftest import corpus_examples
+from conftest import corpus_examples, tiny_transformer_model, train_pipeline, update_steps
 
 TEXTS = [
     "The dog ate the apple.",
@@ -35,31 +35,13 @@ TEXTS = [
 
 
 def _config(checkpoint: Path, **network: Any) -> Dict[str, Any]:
-    settings = {"checkpoint": str(checkpoint), "window_length": 16, "embed_width": 8, "char_width": 8}
-    return {
-        "targets": ["tag", "pos"],
-        "model": {
-            "features": {"vocab_rows": 300, "vocab_min_count": 1},
-            "network": {"@architectures": "spacy_torch_tagger.TransformerNetwork.v1", **settings, **network},
-        },
-    }
+    return {"targets": ["tag", "pos"], "model": tiny_transformer_model(checkpoint, **network)}
 
 
-def _train(checkpoint: Path, steps: int = 40, seed: int = 0, **network: Any) -> spacy.Language:
-    fix_random_seed(seed)
-    nlp = spacy.blank("en")
-    nlp.add_pipe("torch_tagger", config=_config(checkpoint, **network))
-    examples = corpus_examples(nlp)
-    nlp.initialize(lambda: examples)
-    optimizer = Adam(0.005)
-    for step in range(steps):
-        nlp.update(examples[(step * 16) % len(examples) :][:16], sgd=optimizer)
-    return nlp
-
-
-@pytest.fixture(scope="module")
-def transformer_nlp(tiny_checkpoint) -> spacy.Language:
-    return _train(tiny_checkpoint)
+def _train(checkpoint: Path, steps: int, seed: int = 0, **network: Any) -> spacy.Language:
+    """A tag + pos pipeline on `checkpoint` (`network` settings added) trained `steps` steps."""
+    model = tiny_transformer_model(checkpoint, **network)
+    return train_pipeline(["tag", "pos"], steps, config=model, seed=seed, learn_rate=0.005, drop=0.0)
 
 
 def _tags(docs):
@@ -230,9 +212,7 @@ def test_bfloat16_precision_trains_and_tags_under_autocast(tiny_checkpoint):
     network: Any = network_of(nlp.get_pipe("torch_tagger").model)
     seen = []
     network.heads["tag"].register_forward_hook(lambda module, args, output: seen.append(output.dtype))
-    optimizer = Adam(0.005)
-    for step in range(30):
-        nlp.update(examples[(step * 16) % len(examples) :][:16], sgd=optimizer)
+    update_steps(nlp, examples, 30, Adam(0.005))
     assert seen and set(seen) == {torch.bfloat16}, "the heads ran under bfloat16 autocast in training"
     assert network.heads["tag"].weight.dtype == torch.float32, "the weights stay float32"
     seen.clear()
