@@ -5,12 +5,11 @@ input order and go into the ShardSink.
 nlp.pipe's worker processes start with SIGINT blocked, so a Ctrl-C (sent to the
 whole process group by a terminal) interrupts this process only: the run stops
 with KeyboardInterrupt, the shard being written is dropped, and the workers end
-after their current batch, without a traceback each. They are forked, so they
-have the --code module this process imported; with another start method they
-could not unpickle its components, which is refused.
+after their current batch, without a traceback each. Forked workers have the
+--code module this process imported; workers started by spawn or forkserver import
+it when they unpickle the pipeline (user_code.importable_by_workers).
 """
 
-import multiprocessing
 import signal
 from typing import Any, Generator, Iterable, Iterator, Optional, Tuple
 
@@ -18,9 +17,10 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from .progress import Progress
-from .reading import BadInputError, Document
+from .reading import Document
 from .records import json_line, source_fields, with_source
 from .shards import ShardSink
+from .user_code import importable_by_workers
 
 
 def annotate_local(
@@ -34,26 +34,21 @@ def annotate_local(
 ) -> None:
     """Tag `documents` (those of the pending shards, in order) into `sink`; on an
     error or an interrupt the shard being written is dropped."""
-    if n_process > 1 and code is not None and multiprocessing.get_start_method() != "fork":
-        raise BadInputError(
-            f"--code with --n-process {n_process} needs worker processes forked from this one, but "
-            f"multiprocessing starts them with {multiprocessing.get_start_method()!r} here; use "
-            "--n-process 1 or --engine ray"
-        )
-    tagged = _tag(nlp, documents, n_process, batch_size)
-    try:
-        for doc, document in tagged:
-            source = source_fields(document)
-            if sink.plan.format == "jsonl":
-                sink.add(document.position, json_line(doc, source))
-            else:
-                sink.add(document.position, with_source(doc, source))
-            progress.update(1, len(doc))
-    except BaseException:
-        sink.abort()
-        raise
-    finally:
-        tagged.close()  # stops nlp.pipe's workers now, not when the generator is collected
+    with importable_by_workers(code if n_process > 1 else None):
+        tagged = _tag(nlp, documents, n_process, batch_size)
+        try:
+            for doc, document in tagged:
+                source = source_fields(document)
+                if sink.plan.format == "jsonl":
+                    sink.add(document.position, json_line(doc, source))
+                else:
+                    sink.add(document.position, with_source(doc, source))
+                progress.update(1, len(doc))
+        except BaseException:
+            sink.abort()
+            raise
+        finally:
+            tagged.close()  # stops nlp.pipe's workers now, not when the generator is collected
 
 
 def _tag(
