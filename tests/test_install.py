@@ -10,7 +10,7 @@ from typing import List
 
 import pytest
 
-from conftest import REPO, train_pipeline
+from conftest import REPO
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -65,11 +65,10 @@ def fresh_venv(tmp_path_factory) -> Path:
 
 
 def test_a_packaged_pipeline_installs_from_the_wheelhouse_and_tags_in_a_fresh_venv(
-    wheelhouse, fresh_venv, tmp_path
+    wheelhouse, fresh_venv, trained_nlp, tmp_path
 ):
-    nlp = train_pipeline(["tag", "pos"], steps=40)
-    expected = [[t.tag_ for t in doc] for doc in nlp.pipe(TEXTS)]
-    nlp.to_disk(tmp_path / "pipeline")
+    expected = [[t.tag_ for t in doc] for doc in trained_nlp.pipe(TEXTS)]
+    trained_nlp.to_disk(tmp_path / "pipeline")
     (tmp_path / "packages").mkdir()
     _run(
         [
