@@ -7,7 +7,7 @@ import configparser
 import re
 import shlex
 from pathlib import Path
-from typing import Any, Dict, List, NamedTuple, Optional
+from typing import Any, Dict, List, NamedTuple, Optional, Set
 
 import pytest
 import typer
@@ -96,6 +96,34 @@ def test_links_between_the_documents_point_to_files_that_exist():
         for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", path.read_text(encoding="utf8")):
             if not target.startswith("http") and not (path.parent / target).exists():
                 missing.append(f"{path.relative_to(REPO)} -> {target}")
+    assert not missing, missing
+
+
+def heading_anchors(path: Path) -> Set[str]:
+    """The anchors GitHub gives the headings of a markdown file: lowercased, punctuation
+    but `-` and `_` dropped, spaces as `-`, a repeated one numbered from -1."""
+    anchors: Set[str] = set()
+    seen: Dict[str, int] = {}
+    in_code = False
+    for line in path.read_text(encoding="utf8").split("\n"):
+        in_code = in_code != line.startswith("```")
+        heading = re.match(r"#{1,6} (.*)", line)
+        if heading and not in_code:
+            anchor = re.sub(r"[^\w\- ]", "", heading.group(1).strip().lower()).replace(" ", "-")
+            anchors.add(f"{anchor}-{seen[anchor]}" if anchor in seen else anchor)
+            seen[anchor] = seen.get(anchor, 0) + 1
+    return anchors
+
+
+def test_links_to_a_heading_name_one_that_exists():
+    missing = []
+    for path in DOCUMENTS:
+        for target, anchor in re.findall(r"\]\(([^)#]*)#([^)]*)\)", path.read_text(encoding="utf8")):
+            document = path.parent / target if target else path
+            if target.startswith("http") or document.suffix != ".md":
+                continue
+            if anchor not in heading_anchors(document):
+                missing.append(f"{path.relative_to(REPO)} -> {target}#{anchor}")
     assert not missing, missing
 
 
