@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List
 
+from machine import machine_description
+
 REPO = Path(__file__).resolve().parent.parent
 DEV_CONLLU = REPO.parent / "shared" / "corpora" / "ud_english_ewt" / "en_ewt-ud-dev.conllu"
 TEXT_PREFIX = "# text = "
@@ -104,7 +106,7 @@ def main() -> None:
             "pipeline": args.pipeline,
             "input": f"{args.dev.name} sentences repeated, JSONL, shards of {SHARD_SIZE} lines",
             "measured": "peak RSS of the annotate process itself (os.wait4); Ray's processes excluded",
-            "cpus": os.cpu_count(),
+            "machine": machine_description(),
             "python": platform.python_version(),
         }
     )

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import spacy
+from machine import machine_description
 from spacy.tokens import DocBin
 
 from spacy_torch_tagger.annotate.job import AnnotateOptions, annotate
@@ -103,7 +104,7 @@ def main() -> None:
         "commit": git_commit(),
         "pipeline": args.pipeline,
         "dev": str(args.dev),
-        "cpus": os.cpu_count(),
+        "machine": machine_description(),
         "load_average_before": os.getloadavg(),
         "python": platform.python_version(),
         "spacy": spacy.__version__,

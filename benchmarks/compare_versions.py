@@ -19,12 +19,13 @@ usage: python benchmarks/compare_versions.py PIPELINE DEV.spacy --before CHECKOU
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 from typing import Dict, List
+
+from machine import machine_description
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -85,7 +86,7 @@ def main() -> None:
         "words_per_second": {name: [round(speed) for speed in values] for name, values in speeds.items()},
         "median_words_per_second": {name: round(statistics.median(speed)) for name, speed in speeds.items()},
         "median_ratio_after_to_before": round(statistics.median(ratios), 3),
-        "machine": platform.processor() or platform.machine(),
+        "machine": machine_description(),
     }
     print(json.dumps(report, indent=2))
     if args.output:

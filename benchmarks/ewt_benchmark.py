@@ -32,6 +32,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import spacy
 import thinc
 import torch
+from machine import machine_description
 from spacy.cli.evaluate import evaluate
 from spacy.language import Language
 from spacy.tokens import DocBin
@@ -274,32 +275,12 @@ def markdown_table(
     return "\n".join(lines) + "\n"
 
 
-def cpu_description(cpuinfo: Path = Path("/proc/cpuinfo")) -> Dict[str, object]:
-    """The CPU's model name and the instruction sets int8 and bfloat16 speed hinge on
-    (VNNI, AVX-512 BF16, AMX), as Linux reports them; nothing where it does not."""
-    if not cpuinfo.exists():
-        return {}
-    fields: Dict[str, str] = {}
-    for line in cpuinfo.read_text(encoding="utf8", errors="replace").splitlines():
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())
-    model = fields.get("model name", "")
-    flags_line = fields.get("flags", "")
-    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
-    return {"cpu": model, "cpu_flags": [flag for flag in wanted if flag in flags_line.split()]}
-
-
 def run_context() -> Dict[str, object]:
     """The command, date, machine and library versions of this run."""
     return {
         "command": f"python benchmarks/{Path(sys.argv[0]).name} " + " ".join(sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": {
-            "platform": platform.platform(),
-            **cpu_description(),
-            "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-        },
+        "machine": {**machine_description(), "torch_threads": torch.get_num_threads()},
         "versions": {
             "python": platform.python_version(),
             "spacy": spacy.__version__,

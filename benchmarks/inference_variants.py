@@ -16,7 +16,6 @@ usage: python benchmarks/inference_variants.py MODEL_DIR DEV.spacy [--busy N] [-
 import argparse
 import contextlib
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from typing import Callable, ContextManager, Dict, Iterator, List, Tuple
 
 import spacy
 import torch
+from machine import machine_description
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from spacy.training import Example
@@ -141,7 +141,7 @@ def main() -> None:
         summary = {
             "model": str(args.model),
             "busy_cores": args.busy,
-            "cpus": os.cpu_count(),
+            "machine": machine_description(),
             "variants": report,
         }
         args.output.write_text(json.dumps(summary, indent=2) + "\n")

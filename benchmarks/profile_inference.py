@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, List, cast
 
 import spacy
 import torch
+from machine import machine_description
 from spacy.tokens import DocBin
 
 import spacy_torch_tagger.layers.network_input as convert_module
@@ -118,6 +119,7 @@ def main() -> None:
             "words": n_words,
             "seconds": round(total, 3),
             "torch_threads": torch.get_num_threads(),
+            "machine": machine_description(),
             "stages_seconds": {stage: round(seconds, 4) for stage, seconds in stages.items()},
         }
         args.output.write_text(json.dumps(report, indent=2) + "\n")

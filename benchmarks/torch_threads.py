@@ -14,12 +14,13 @@ start-up), alone and beside `--busy` processes that spin on a core each.
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Dict, List
+
+from machine import machine_description
 
 SPIN = "while True:\n    pass\n"
 
@@ -69,7 +70,7 @@ def main() -> None:
                 print(json.dumps(run), flush=True)
                 runs.append(run)
     if args.output:
-        report = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "runs": runs}
+        report = {"machine": machine_description(), "runs": runs}
         args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf8")
 
 
