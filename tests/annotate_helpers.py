@@ -12,9 +12,10 @@ from typing import Any, Dict, List, Tuple
 import pytest
 import spacy
 from spacy.language import Language
-from spacy.tokens import Doc, DocBin, MorphAnalysis
+from spacy.tokens import Doc, DocBin, MorphAnalysis, Span
 from spacy.training import Example
 from spacy.util import import_file
+from spacy.vocab import Vocab
 
 from spacy_torch_tagger.__main__ import main
 from spacy_torch_tagger.cli.annotate import INTERRUPTED
@@ -112,6 +113,38 @@ def expected_rows(pipeline: Path, texts: List[str]) -> Dict[str, List[TokenRow]]
     assert any(tag != pos for _, tag, pos, _, _ in predicted)
     assert len({morph for *_, morph, _ in predicted}) > 2  # the records' morph is no constant
     return rows
+
+
+# Tokens the English tokenizer would split otherwise ("York-based" -> York - based,
+# "can't" -> ca n't), so that a run that retokenized doc.text would show.
+WORDS = [
+    ["A", "New", "York-based", "firm", "said", "so", "."],
+    ["We", "can't", "go", "."],
+    ["Hello"],
+]
+
+
+def docbin_docs(n_copies: int = 3) -> List[Doc]:
+    """Docs with their own tokens, an entity and an id in user_data (except the last)."""
+    vocab = Vocab()
+    docs = []
+    for copy in range(n_copies):
+        for k, words in enumerate(WORDS):
+            doc = Doc(vocab, words=words)
+            if len(words) > 2:
+                doc.ents = [Span(doc, 1, 3, label="GPE")]
+            if k < len(WORDS) - 1:
+                doc.user_data["id"] = f"d{copy}-{k}"
+            docs.append(doc)
+    return docs
+
+
+def write_docbin(path: Path, docs: List[Doc]) -> Path:
+    docbin = DocBin(store_user_data=True)
+    for doc in docs:
+        docbin.add(doc)
+    docbin.to_disk(path)
+    return path
 
 
 def write_jsonl(path: Path, texts: List[str]) -> Path:

@@ -325,6 +325,21 @@ def test_a_pipeline_that_is_not_there_is_refused(jsonl_input, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_training_output_directory_is_refused_naming_the_pipelines_in_it(
+    pipeline_dir, jsonl_input, tmp_path, capsys
+):
+    training_output = tmp_path / "training"
+    shutil.copytree(pipeline_dir, training_output / "model-best")
+    (training_output / "empty").mkdir()
+    assert annotate(training_output, jsonl_input, tmp_path / "out") == 1
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "is not a pipeline directory (no meta.json or config.cfg)" in printed
+    assert f"give {training_output / 'model-best'}" in printed
+    assert annotate(training_output / "empty", jsonl_input, tmp_path / "out") == 1
+    assert "e.g. training/model-best" in " ".join(capsys.readouterr().out.split())
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_code_file_that_is_not_there_is_refused(pipeline_dir, jsonl_input, tmp_path, capsys):
     assert annotate(pipeline_dir, jsonl_input, tmp_path / "out", "--code", str(tmp_path / "nope.py")) == 1
     assert "the --code file" in " ".join(capsys.readouterr().out.split())

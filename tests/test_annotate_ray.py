@@ -19,6 +19,7 @@ from annotate_helpers import (
     assert_bad_lines_skipped_in_place,
     assert_interrupted_cleanly,
     assert_records_match_nlp,
+    docbin_docs,
     finished_output,
     interrupt_after_the_first_shard,
     manifest,
@@ -27,6 +28,7 @@ from annotate_helpers import (
     shard_bytes,
     token_rows,
     write_bad_lines_input,
+    write_docbin,
 )
 
 from spacy_torch_tagger.__main__ import main
@@ -75,6 +77,15 @@ def test_ray_records_equal_nlp_with_bad_lines_skipped_and_the_data_context_is_ke
     assert ray.data.DataContext.get_current() is context
     assert data_context_values(context) == before
     assert logging.getLogger("ray.data").level == level
+
+
+@pytest.mark.timeout(240)
+def test_ray_tags_a_docbin_as_one_local_process(ray_cluster, pipeline_dir, tmp_path):
+    source = write_docbin(tmp_path / "in.spacy", docbin_docs())
+    assert annotate(pipeline_dir, source, tmp_path / "local", "--shard-size", "4") == 0
+    assert annotate(pipeline_dir, source, tmp_path / "ray", *RAY, "--shard-size", "4") == 0
+    assert shard_bytes(tmp_path / "ray") == shard_bytes(tmp_path / "local")
+    assert len(shard_bytes(tmp_path / "ray")) == 3
 
 
 @pytest.mark.timeout(240)

@@ -19,6 +19,7 @@ from thinc.api import Config
 from .reading import BadInputError
 
 SKIPPED_DIRECTORIES = ("__pycache__",)  # written by Python when a package is imported
+PIPELINE_FILES = ("meta.json", "config.cfg")  # what spacy.load reads from a directory
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,29 @@ def locate_pipeline(pipeline: str) -> PipelineSource:
         return PipelineSource(pipeline, directory_sha256(package), package)
     path = Path(pipeline)
     if path.is_dir():
+        check_pipeline_directory(path)
         return PipelineSource(str(path.resolve()), directory_sha256(path), path)
     raise BadInputError(
         f"the pipeline {pipeline!r} is neither a directory nor an installed pipeline package; give "
         "the directory spacy train wrote (e.g. training/model-best) or pip-install the package"
     )
+
+
+def check_pipeline_directory(path: Path) -> None:
+    """BadInputError when `path` lacks the meta.json and config.cfg spacy.load reads,
+    naming the pipelines inside it (spacy train's output holds model-best and model-last)."""
+    missing = [name for name in PIPELINE_FILES if not (path / name).is_file()]
+    if not missing:
+        return
+    inside = sorted(
+        child.name for child in path.iterdir() if all((child / name).is_file() for name in PIPELINE_FILES)
+    )
+    hint = (
+        f"it holds the pipeline(s) {', '.join(inside)}: give {path / inside[0]}"
+        if inside
+        else "give the directory nlp.to_disk or spacy train wrote (e.g. training/model-best)"
+    )
+    raise BadInputError(f"{path} is not a pipeline directory (no {' or '.join(missing)}); {hint}")
 
 
 def directory_sha256(directory: Path) -> str:

@@ -1,5 +1,5 @@
 """The local engine: `nlp.pipe` over the documents of the pending shards (each read
-from its byte offset), with `n_process` worker processes; the records come back in
+from its byte offset, or its DocBin's Docs), with `n_process` worker processes; the records come back in
 input order and go into the ShardSink.
 
 nlp.pipe's worker processes start with SIGINT blocked, so a Ctrl-C (sent to the
@@ -11,6 +11,7 @@ it when they unpickle the pipeline (user_code.importable_by_workers).
 """
 
 import signal
+from dataclasses import replace
 from typing import Any, Generator, Iterable, Iterator, Optional, Tuple
 
 from spacy.language import Language
@@ -54,7 +55,7 @@ def annotate_local(
 def _tag(
     nlp: Language, documents: Iterable[Document], n_process: int, batch_size: int
 ) -> Generator[Tuple[Doc, Document], None, None]:
-    pairs = ((document.text, document) for document in documents)
+    pairs = ((document.doc_like, replace(document, doc_bytes=None)) for document in documents)
     tagged: Iterator[Tuple[Doc, Any]] = nlp.pipe(
         pairs, as_tuples=True, n_process=n_process, batch_size=batch_size
     )

@@ -1,12 +1,18 @@
-"""The input: JSONL or plain-text files, one document per line, parsed the same way by
-the first pass over the input (scan.py) and by whoever tags a shard.
+"""The input: JSONL or plain-text files, one document per line, and `.spacy` DocBins,
+parsed the same way by the first pass over the input (scan.py) and by whoever tags a
+shard.
 
 A file whose name ends in `.jsonl`, `.ndjson` or `.json` holds one JSON object per
 line, with the text in a string field (and optionally an id field); a blank line
-there is not a document. Any other file is plain text, one document per line (an
-empty line is an empty document). A directory is every non-hidden file under it,
-in sorted order of their relative paths. Lines are numbered from 1 in their file;
-`position` counts lines from 0 across all files, and decides a line's shard.
+there is not a document. A file whose name ends in `.spacy` is a DocBin (as
+`DocBin.to_disk` and `spacy convert` write it): each of its Docs is a document that
+keeps its tokens and annotations, as `spacy apply` takes it, with the id field read
+from its `user_data` when there. Any other file is plain text, one document per
+line (an empty line is an empty document). A directory is every non-hidden file
+under it, in sorted order of their relative paths. Lines, and a DocBin's Docs, are
+numbered from 1 in their file; `position` counts them from 0 across all files, and
+decides a document's shard. A DocBin is read whole by the first pass and by each
+shard that holds some of its Docs (DocBin has no reader of part of a file).
 
 A shard's lines are described by a `ShardSource` (the byte offset and first line
 number of each file's part, the documents expected, the SHA-256 of the bytes), so
@@ -21,19 +27,31 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator, List, Optional, Tuple, Union
 
+from spacy.tokens import Doc, DocBin
+from spacy.vocab import Vocab
+
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+DOCBIN_SUFFIX = ".spacy"
 
 
 @dataclass(frozen=True)
 class Document:
     """One document of the input."""
 
-    position: int  # line position across all input files, from 0
+    position: int  # line (or DocBin Doc) position across all input files, from 0
     file: str  # the file's path relative to the input (its name for a single file)
-    line: int  # line number in that file, from 1
+    line: int  # line number in that file, from 1 (a DocBin's Doc number)
     text: str
     id: Any = None  # the id field's value; None without one
     has_id: bool = False
+    doc_bytes: Optional[bytes] = None  # a DocBin Doc's Doc.to_bytes(); None for a line
+
+    @property
+    def doc_like(self) -> Any:
+        """What nlp.pipe takes: a line's text, or a DocBin Doc's bytes, which it reads
+        as a Doc with its tokens and annotations (Language._ensure_doc; spaCy's type
+        hints name str and Doc only)."""
+        return self.text if self.doc_bytes is None else self.doc_bytes
 
 
 @dataclass(frozen=True)
@@ -123,6 +141,28 @@ def is_jsonl(name: str) -> bool:
     return name.lower().endswith(JSONL_SUFFIXES)
 
 
+def is_docbin(name: str) -> bool:
+    return name.lower().endswith(DOCBIN_SUFFIX)
+
+
+def read_docbin(path: Path, data: bytes) -> DocBin:
+    """The DocBin in a `.spacy` file's bytes; BadInputError if they are not one."""
+    try:
+        return DocBin(store_user_data=True).from_bytes(data)
+    except Exception as error:
+        raise BadInputError(
+            f"{path} is not a readable .spacy DocBin ({type(error).__name__}: {error}). A .spacy "
+            "input is read as DocBin.to_disk writes it (spacy convert does); rename a file of "
+            "text lines so that it does not end in .spacy"
+        ) from None
+
+
+def docbin_line_bytes(file_sha256: str, index: int) -> bytes:
+    """What a DocBin's Doc `index` adds to its shard's SHA-256: the file's SHA-256 and
+    the index (a Doc has no stable bytes of its own in the file)."""
+    return f"{file_sha256}:{index}\n".encode("ascii")
+
+
 def parse_line(
     raw: bytes,
     jsonl: bool,
@@ -173,6 +213,14 @@ def read_shard(
     documents = 0
     for span in source.spans:
         path = file_path(root, span.file)
+        if is_docbin(span.file):
+            file_sha256, docbin_documents = _docbin_span(path, span, position, id_field, source)
+            for document in docbin_documents:
+                digest.update(docbin_line_bytes(file_sha256, document.line - 1))
+                documents += 1
+                yield document
+            position += span.lines
+            continue
         jsonl = is_jsonl(span.file)
         with path.open("rb") as file:
             file.seek(span.offset)
@@ -190,6 +238,29 @@ def read_shard(
             raise _changed(path, source)
     if digest.hexdigest() != source.sha256 or documents != source.documents:
         raise _changed(file_path(root, source.spans[0].file), source)
+
+
+def _docbin_span(
+    path: Path, span: FileSpan, first_position: int, id_field: Optional[str], source: ShardSource
+) -> Tuple[str, Iterator[Document]]:
+    """The SHA-256 of a DocBin file and the documents of its Docs in `span`."""
+    data = path.read_bytes()
+    docbin = read_docbin(path, data)
+    if len(docbin) < span.offset + span.lines:
+        raise _changed(path, source)
+    docs = itertools.islice(docbin.get_docs(Vocab()), span.offset, span.offset + span.lines)
+    documents = (
+        docbin_document(doc, first_position + k, span.file, span.offset + k + 1, id_field)
+        for k, doc in enumerate(docs)
+    )
+    return hashlib.sha256(data).hexdigest(), documents
+
+
+def docbin_document(doc: Doc, position: int, name: str, number: int, id_field: Optional[str]) -> Document:
+    """The document of a DocBin's Doc `number` (from 1), its id from `doc.user_data`."""
+    has_id = id_field is not None and id_field in doc.user_data
+    identifier = doc.user_data[id_field] if id_field is not None and has_id else None
+    return Document(position, name, number, doc.text, identifier, has_id, doc.to_bytes())
 
 
 def _changed(path: Path, source: ShardSource) -> InputChangedError:

@@ -2,15 +2,28 @@
 every line that counts the lines, parses each (reading.parse_line, as the workers
 will), hashes every file's bytes (SHA-256, the resume key) and describes each
 shard's lines (reading.ShardSource) so that any process can read a shard alone.
-Its memory does not grow with the input, except for the malformed lines it lists.
+A `.spacy` DocBin is read whole and its Docs counted, not decoded. Its memory does
+not grow with the input, except for the malformed lines it lists and the largest
+DocBin.
 """
 
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
-from .reading import BadLine, Document, FileSpan, ShardSource, input_files, is_jsonl, parse_line
+from .reading import (
+    BadLine,
+    Document,
+    FileSpan,
+    ShardSource,
+    docbin_line_bytes,
+    input_files,
+    is_docbin,
+    is_jsonl,
+    parse_line,
+    read_docbin,
+)
 
 
 @dataclass(frozen=True)
@@ -96,6 +109,11 @@ def scan_input(
     shards = _ShardBuilder(shard_size)
     position = 0
     for name, path in input_files(root):
+        if is_docbin(name):
+            docbin_file, n_docs = _scan_docbin(name, path, shards)
+            scan.files.append(docbin_file)
+            position += n_docs
+            continue
         jsonl = is_jsonl(name)
         file_digest = hashlib.sha256()
         offset = 0
@@ -114,3 +132,14 @@ def scan_input(
     scan.n_lines = position
     scan.shards = shards.finish()
     return scan
+
+
+def _scan_docbin(name: str, path: Path, shards: _ShardBuilder) -> Tuple[InputFile, int]:
+    """Add a DocBin's Docs to the shards, each a document; the file and its Doc count
+    (BadInputError if the file is not a DocBin)."""
+    data = path.read_bytes()
+    file_sha256 = hashlib.sha256(data).hexdigest()
+    n_docs = len(read_docbin(path, data))
+    for index in range(n_docs):
+        shards.add_line(name, index, index + 1, docbin_line_bytes(file_sha256, index), True)
+    return InputFile(name, len(data), file_sha256), n_docs

@@ -1,5 +1,5 @@
 """`python -m spacy torch-tagger annotate PIPELINE INPUT OUTPUT`: tag a corpus of JSONL
-or text lines into a directory of shards, on local processes or a Ray cluster;
+or text lines or DocBins into a directory of shards, on local processes or a Ray cluster;
 resumable, one record per input document (spacy_torch_tagger/annotate/). Its input
 and options follow `spacy apply`'s where they mean the same."""
 
@@ -21,8 +21,9 @@ from .loading import use_device
 
 INTERRUPTED = "annotate: interrupted; rerun the same command to resume"
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
-INPUT_HELP = """A .jsonl file (a JSON object per line; also .ndjson, .json), a text file
-(a document per line) or a directory of them (every non-hidden file, sorted)"""
+INPUT_HELP = """A .jsonl file (a JSON object per line; also .ndjson, .json), a .spacy
+DocBin (each Doc tagged on its own tokens), a text file (a document per line) or a
+directory of them (every non-hidden file, sorted)"""
 OUTPUT_HELP = "Directory of shards, _manifest.json and _SUCCESS; the same command resumes into it"
 N_PROCESS_HELP = "local: processes (default 1); ray: actors (default: one per CPU of the cluster)"
 ENGINE_HELP = "This machine's processes, or a Ray cluster (needs Ray Data, the [ray] extra)"

@@ -1,0 +1,102 @@
+"""annotate reads `.spacy` DocBins as `spacy apply` does: each Doc is a document,
+tagged on its own tokens, its other annotations kept; shards read back alone give
+the Docs of a whole read; a changed or unreadable DocBin is refused."""
+
+import pytest
+import spacy
+from annotate_helpers import (
+    annotate,
+    docbin_docs,
+    manifest,
+    read_docs,
+    read_records,
+    shard_bytes,
+    token_rows,
+    write_docbin,
+    write_jsonl,
+)
+from spacy.tokens import Doc
+from spacy.vocab import Vocab
+
+from spacy_torch_tagger.annotate.reading import BadInputError, InputChangedError, read_shard
+from spacy_torch_tagger.annotate.scan import scan_input
+
+
+def test_a_docbin_is_tagged_on_its_own_tokens_with_its_ids(pipeline_dir, tmp_path):
+    docs = docbin_docs()
+    source = write_docbin(tmp_path / "in.spacy", docs)
+    assert annotate(pipeline_dir, source, tmp_path / "out", "--shard-size", "4") == 0
+    records = read_records(tmp_path / "out")
+    nlp = spacy.load(pipeline_dir)
+    words = [[token["text"] for token in record["tokens"]] for record in records]
+    assert words == [[token.text for token in doc] for doc in docs]
+    assert [record["line"] for record in records] == list(range(1, len(docs) + 1))
+    assert [record.get("id") for record in records] == [doc.user_data.get("id") for doc in docs]
+    for record, doc in zip(records, docs, strict=True):
+        alone = nlp(Doc(nlp.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc]))
+        assert [(t["text"], t["tag"], t["pos"], t["morph"]) for t in record["tokens"]] == [
+            row[:4] for row in token_rows(alone)
+        ]
+    assert manifest(tmp_path / "out")["documents"] == len(docs)
+
+
+def test_two_processes_tag_a_docbin_as_one(pipeline_dir, tmp_path):
+    source = write_docbin(tmp_path / "in.spacy", docbin_docs())
+    assert annotate(pipeline_dir, source, tmp_path / "one", "--shard-size", "4") == 0
+    assert annotate(pipeline_dir, source, tmp_path / "two", "--shard-size", "4", "--n-process", "2") == 0
+    assert shard_bytes(tmp_path / "two") == shard_bytes(tmp_path / "one")
+
+
+def test_docbin_shards_keep_the_input_docs_other_annotations(pipeline_dir, tmp_path):
+    docs = docbin_docs(1)
+    source = write_docbin(tmp_path / "in.spacy", docs)
+    assert annotate(pipeline_dir, source, tmp_path / "out", "--format", "docbin") == 0
+    tagged = read_docs(tmp_path / "out", spacy.load(pipeline_dir))
+    assert [[(e.start, e.end, e.label_) for e in doc.ents] for doc in tagged] == [
+        [(e.start, e.end, e.label_) for e in doc.ents] for doc in docs
+    ]
+    assert all(token.tag_ for doc in tagged for token in doc)
+    assert [doc.user_data["line"] for doc in tagged] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("shard_size", [1, 2, 5, 100])
+def test_docbin_shards_read_back_alone_give_the_docs_of_a_whole_read(shard_size, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    docs = docbin_docs(2)
+    write_docbin(folder / "a.spacy", docs)
+    write_jsonl(folder / "b.jsonl", ["One.", "Two."])
+    write_docbin(folder / "c.spacy", [])
+    write_docbin(folder / "d.spacy", docs[:1])
+    scan = scan_input(folder, shard_size)
+    read_back = [document for source in scan.shards for document in read_shard(folder, source)]
+    assert [(d.file, d.line) for d in read_back] == [("a.spacy", n) for n in range(1, 7)] + [
+        ("b.jsonl", 1),
+        ("b.jsonl", 2),
+        ("d.spacy", 1),
+    ]
+    assert [d.position for d in read_back] == list(range(9))
+    assert [d.text for d in read_back] == [d.text for d in docs] + ["One.", "Two.", docs[0].text]
+    vocab = Vocab()
+    words = [[t.text for t in Doc(vocab).from_bytes(d.doc_bytes)] for d in read_back if d.doc_bytes]
+    assert words == [[t.text for t in d] for d in docs + docs[:1]]
+    assert [d.doc_like for d in read_back if d.file == "b.jsonl"] == ["One.", "Two."]
+    assert scan.n_lines == 9 and len(scan.shards) == -(-9 // shard_size)
+
+
+def test_a_docbin_changed_since_the_scan_is_refused(tmp_path):
+    path = write_docbin(tmp_path / "in.spacy", docbin_docs(2))
+    scan = scan_input(path, 3)
+    write_docbin(path, docbin_docs(2)[::-1])
+    with pytest.raises(InputChangedError, match="are not those read when the run started"):
+        list(read_shard(path, scan.shards[0]))
+
+
+def test_a_spacy_file_that_is_no_docbin_is_refused_before_tagging(pipeline_dir, tmp_path, capsys):
+    path = tmp_path / "notes.spacy"
+    path.write_text("The dog ate.\n", encoding="utf-8")
+    with pytest.raises(BadInputError, match="not a readable .spacy DocBin"):
+        scan_input(path, 10)
+    assert annotate(pipeline_dir, path, tmp_path / "out") == 1
+    assert "rename a file of text lines" in " ".join(capsys.readouterr().out.split())
+    assert not list((tmp_path / "out").glob("part-*"))
