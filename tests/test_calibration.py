@@ -155,7 +155,7 @@ def test_bad_arguments_are_clear_errors(saved_pipeline, tmp_path, capsys):
     dev = str(CORPUS / "dev.spacy")
     cases = [
         ([str(tmp_path / "missing"), dev], 1, "Can't find the pipeline"),
-        ([str(tmp_path), dev], 1, "is not a spaCy pipeline directory (no config.cfg in it)"),
+        ([str(tmp_path), dev], 1, "is not a pipeline directory (no meta.json or config.cfg)"),
         ([str(saved_pipeline), str(tmp_path / "missing.spacy")], 2, "does not exist"),
         ([str(saved_pipeline), str(CORPUS / "sentences.txt")], 1, "must be a .spacy file"),
         ([str(saved_pipeline), dev, "--component", "tagger"], 1, "no torch_tagger named 'tagger'"),

@@ -8,6 +8,8 @@ from spacy.cli._util import setup_gpu, show_validation_error
 from spacy.language import Language
 from spacy.util import is_package
 
+from ..annotate.fingerprint import check_pipeline_directory
+from ..annotate.reading import BadInputError
 from .failure import fail
 
 WHAT_TO_GIVE = (
@@ -25,14 +27,16 @@ GPU_HINT = (
 
 def check_pipeline(name: str) -> None:
     """Exit with a message unless spacy.load can find `name`: blank:LANG, an installed
-    pipeline package, or a directory with a config.cfg."""
+    pipeline package, or a directory with a meta.json and a config.cfg."""
     if name.startswith("blank:") or is_package(name):
         return
     path = Path(name)
     if not path.exists():
         fail(f"Can't find the pipeline {name}: no such directory or installed package.", WHAT_TO_GIVE)
-    if not (path / "config.cfg").is_file():
-        fail(f"{name} is not a spaCy pipeline directory (no config.cfg in it).", WHAT_TO_GIVE)
+    try:
+        check_pipeline_directory(path)
+    except BadInputError as error:
+        fail(f"{error}.")
 
 
 def use_device(gpu_id: int) -> None:
