@@ -172,7 +172,12 @@ def no_gradient(d_scores: List[Floats2d]) -> List[Doc]:
 def load_model(model: Model, data: bytes) -> None:
     """Load bytes written by `model.to_bytes()`, or by an earlier spacy-torch-tagger
     (storage/legacy.py upgrades its layout first), through thinc's `Model.from_dict`.
-    Raises ModelFileError for data that is not such a model or is damaged."""
+    Raises ModelFileError for data that is not such a model or is damaged.
+
+    Bytes of the current layout load with `Model.from_bytes` alone; the message is
+    decoded here once so that an old layout is upgraded before anything is set:
+    trying `from_bytes` first would leave the old layout's attrs in the model when
+    its shim refuses them (thinc's `from_dict` sets attrs before shims)."""
     try:
         message: Any = srsly.msgpack_loads(data)
     except ValueError as error:
