@@ -12,7 +12,7 @@ torch networks) loads neither spaCy nor thinc.
 """
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
     # The network contract: what a network of your own receives, and may offer.
@@ -43,6 +43,34 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # the same names for type checkers and IDEs (which do not call __getattr__), re-exported
+    from .layers.architectures import (
+        build_lstm_network as build_lstm_network,
+        build_token_features as build_token_features,
+        build_torch_tagger as build_torch_tagger,
+        build_torch_tagger_v2 as build_torch_tagger_v2,
+        build_transformer_network as build_transformer_network,
+    )
+    from .layers.checkpoint import Checkpoint as Checkpoint, resolve_checkpoint_dir as resolve_checkpoint_dir
+    from .network import (
+        FeatureSpec as FeatureSpec,
+        LSTMTagger as LSTMTagger,
+        LSTMTaggerSettings as LSTMTaggerSettings,
+        TaggerBatch as TaggerBatch,
+        WordPieces as WordPieces,
+    )
+    from .network.contract import (
+        ChoosesWindows as ChoosesWindows,
+        MakesInt8Copy as MakesInt8Copy,
+        NamesDropoutLayers as NamesDropoutLayers,
+        NetworkBuilder as NetworkBuilder,
+        ReadsCheckpoint as ReadsCheckpoint,
+        ScalesLearningRates as ScalesLearningRates,
+    )
+    from .pipeline.component import TorchTagger as TorchTagger
+    from .pipeline.factory import make_torch_tagger as make_torch_tagger
+    from .pipeline.scorer import make_torch_tagger_scorer as make_torch_tagger_scorer
 
 
 def __getattr__(name: str) -> Any:

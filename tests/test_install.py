@@ -5,6 +5,7 @@ wheelhouse that holds this package's wheel (nothing is on PyPI), as the docs say
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import List
 
@@ -62,6 +63,12 @@ def fresh_venv(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("venv")
     _run([sys.executable, "-m", "venv", str(root / "venv")], root)
     return root / "venv" / "bin" / "python"
+
+
+def test_the_wheel_holds_the_report_template_and_the_type_marker(wheelhouse):
+    with zipfile.ZipFile(next(wheelhouse.glob("*.whl"))) as wheel:
+        names = set(wheel.namelist())
+    assert {"spacy_torch_tagger/py.typed", "spacy_torch_tagger/report/report.md.jinja"} <= names
 
 
 def test_a_packaged_pipeline_installs_from_the_wheelhouse_and_tags_in_a_fresh_venv(

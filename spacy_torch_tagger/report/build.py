@@ -11,8 +11,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import jinja2
 from spacy.training import Example
 
-from . import figures
-from . import markdown as md
+from . import figures, markdown as md
 from .analysis import (
     FREQUENCY_BANDS,
     LENGTH_BANDS,
