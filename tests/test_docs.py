@@ -1,9 +1,11 @@
 """Every fenced block of the README, docs/*.md and benchmarks/README.md is run or checked:
 python blocks run, config blocks are filled and resolved by spaCy, shell blocks name
-commands, files and options that exist, and the text block names the record keys
-annotate writes. A block of any other kind fails `test_every_block_has_a_handler`."""
+commands, files and options that exist, the text block names the record keys
+annotate writes, and JSON blocks are pipeline meta that spaCy's meta schema accepts
+(test_install.py packages a pipeline with it). A block of any other kind fails `test_every_block_has_a_handler`."""
 
 import configparser
+import json
 import re
 import shlex
 from pathlib import Path
@@ -12,6 +14,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Set
 import pytest
 import typer
 from spacy.cli import app as spacy_app
+from spacy.schemas import ModelMetaSchema, validate
 from spacy.util import load_config_from_str, load_model_from_config, registry
 from thinc.api import Config
 
@@ -55,7 +58,7 @@ def blocks_of(language: str) -> List[Block]:
     return [block for block in BLOCKS if block.language == language]
 
 
-HANDLED = {"python", "ini", "bash", "text"}
+HANDLED = {"python", "ini", "bash", "text", "json"}
 
 
 def test_every_block_has_a_handler():
@@ -372,6 +375,20 @@ def test_the_shell_check_fails_on_an_unknown_option_or_a_missing_folder():
     ):
         with pytest.raises(AssertionError):
             check_command(bad, [])
+
+
+# JSON blocks -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("block", blocks_of("json"), ids=lambda block: block.name)
+def test_json_blocks_are_meta_that_spacys_schema_accepts(block: Block):
+    meta = json.loads(block.text)
+    assert meta["license"] and meta["description"]
+    assert not validate(ModelMetaSchema, {"lang": "en", "name": "x", "version": "0.0.0", **meta})
+
+
+def test_the_meta_check_fails_on_a_field_of_the_wrong_kind():
+    assert validate(ModelMetaSchema, {"lang": "en", "name": "x", "version": "0.0.0", "license": 3})
 
 
 # text blocks -----------------------------------------------------------------

@@ -3,6 +3,7 @@ packaged with `spacy package`, pip-installed into a fresh virtual environment fr
 wheelhouse that holds this package's wheel (nothing is on PyPI), as the docs say."""
 
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -39,6 +40,14 @@ packaged = spacy.load("en_tiny_torch_tagger")
 both = {"saved": saved, "packaged": packaged}
 print(json.dumps({name: [[t.tag_ for t in doc] for doc in nlp.pipe(texts)] for name, nlp in both.items()}))
 """
+
+
+def write_docs_meta(path: Path) -> Path:
+    """The meta file docs/serialization-and-security.md shows for `spacy package`."""
+    doc = (REPO / "docs" / "serialization-and-security.md").read_text(encoding="utf8")
+    (block,) = re.findall(r"^```json\n(.*?)^```", doc, flags=re.MULTILINE | re.DOTALL)
+    path.write_text(block, encoding="utf8")
+    return path
 
 
 def _run(args: List[str], cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
@@ -89,6 +98,8 @@ def test_a_packaged_pipeline_installs_from_the_wheelhouse_and_tags_in_a_fresh_ve
             "tiny_torch_tagger",
             "--version",
             "0.0.1",
+            "--meta-path",
+            str(write_docs_meta(tmp_path / "my_meta.json")),
         ],
         tmp_path,
     )
@@ -102,6 +113,10 @@ def test_a_packaged_pipeline_installs_from_the_wheelhouse_and_tags_in_a_fresh_ve
         ).read_text()
     )
     assert any(r.startswith("spacy-torch-tagger") for r in packaged_meta["requirements"]), packaged_meta
+    docs_meta = json.loads((tmp_path / "my_meta.json").read_text())
+    assert {key: packaged_meta[key] for key in docs_meta} == docs_meta
+    package_readme = (tmp_path / "packages" / "en_tiny_torch_tagger-0.0.1" / "README.md").read_text()
+    assert f"| **License** | `{docs_meta['license']}` |" in package_readme
     assert meta["components"] == packaged_meta["components"]
     constraints = REPO / "requirements" / "torch-cpu.txt"
     # Only the pipeline is named: pip finds spacy-torch-tagger, which it requires, in the wheelhouse.
