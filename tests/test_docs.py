@@ -2,7 +2,8 @@
 python blocks run, config blocks are filled and resolved by spaCy, shell blocks name
 commands, files and options that exist, the text block names the record keys
 annotate writes, and JSON blocks are pipeline meta that spaCy's meta schema accepts
-(test_install.py packages a pipeline with it). A block of any other kind fails `test_every_block_has_a_handler`."""
+(test_install.py packages a pipeline with it). A block of any other kind fails
+`test_every_block_has_a_handler`."""
 
 import configparser
 import json
