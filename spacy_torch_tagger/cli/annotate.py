@@ -31,6 +31,7 @@ FORMAT_HELP = "Shards of JSON lines or of .spacy DocBins"
 BAD_LINE_HELP = "A malformed input line fails the run before tagging, or is skipped (reported either way)"
 RAY_ADDRESS_HELP = "ray: the cluster to join (e.g. auto); default: a local one started for the run"
 MAX_RETRIES_HELP = "ray: restarts of a dead worker and retries of its shard (default: no limit)"
+SHARD_SIZE_HELP = "Input lines (or DocBin Docs) per output shard"
 VERBOSE_HELP = "ray: Ray's INFO logs and Ray Data's progress bars on stderr"
 
 
@@ -57,7 +58,7 @@ def annotate_cli(
     engine: Annotated[Literal["local", "ray"], Opt("--engine", help=ENGINE_HELP)] = "local",
     output_format: Annotated[Literal["jsonl", "docbin"], Opt("--format", help=FORMAT_HELP)] = "jsonl",
     on_bad_line: Annotated[Literal["fail", "skip"], Opt("--on-bad-line", help=BAD_LINE_HELP)] = "fail",
-    shard_size: Annotated[int, Opt("--shard-size", min=1, help="Input lines per output shard")] = 10_000,
+    shard_size: Annotated[int, Opt("--shard-size", min=1, help=SHARD_SIZE_HELP)] = 10_000,
     ray_address: Annotated[Optional[str], Opt("--ray-address", help=RAY_ADDRESS_HELP)] = None,
     max_retries: Annotated[Optional[int], Opt("--max-retries", min=0, help=MAX_RETRIES_HELP)] = None,
     no_progress: Annotated[bool, Opt("--no-progress", help="No progress bar on stderr")] = False,
