@@ -97,6 +97,7 @@ def test_a_spacy_file_that_is_no_docbin_is_refused_before_tagging(pipeline_dir, 
     path.write_text("The dog ate.\n", encoding="utf-8")
     with pytest.raises(BadInputError, match="not a readable .spacy DocBin"):
         scan_input(path, 10)
-    assert annotate(pipeline_dir, path, tmp_path / "out") == 1
-    assert "rename a file of text lines" in " ".join(capsys.readouterr().out.split())
+    for options in ([], ["--on-bad-line", "skip"]):
+        assert annotate(pipeline_dir, path, tmp_path / "out", *options) == 1
+        assert "rename a file of text lines" in " ".join(capsys.readouterr().out.split())
     assert not list((tmp_path / "out").glob("part-*"))
