@@ -124,17 +124,29 @@ WORDS = [
 ]
 
 
+STALE_PROBS = ("._.", "torch_tagger_probs", 0, None)  # a value an earlier run left
+OTHER_EXTENSION = ("._.", "reviewed", None, None)
+
+
 def docbin_docs(n_copies: int = 3) -> List[Doc]:
-    """Docs with their own tokens, an entity and an id in user_data (except the last)."""
+    """Docs with their own tokens, tags, POS, morphology and lemmas no pipeline would
+    predict, an entity, a stale torch_tagger probability and another extension's value
+    in user_data, and an id there (except the last)."""
     vocab = Vocab()
     docs = []
     for copy in range(n_copies):
         for k, words in enumerate(WORDS):
-            doc = Doc(vocab, words=words)
-            if len(words) > 2:
+            n = len(words)
+            doc = Doc(vocab, words=words, tags=["GOLD"] * n, pos=["X"] * n, morphs=["Gold=Yes"] * n)
+            for token in doc:
+                token.lemma_ = "gold"
+            if n > 2:
                 doc.ents = [Span(doc, 1, 3, label="GPE")]
             if k < len(WORDS) - 1:
                 doc.user_data["id"] = f"d{copy}-{k}"
+            user_data: Dict[Any, Any] = doc.user_data  # spaCy types its keys as str; extensions use tuples
+            user_data[STALE_PROBS] = {"tag": 0.5}
+            user_data[OTHER_EXTENSION] = True
             docs.append(doc)
     return docs
 

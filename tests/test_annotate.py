@@ -36,11 +36,11 @@ from annotate_helpers import (
 
 from spacy_torch_tagger.__main__ import main
 from spacy_torch_tagger.annotate.fingerprint import locate_pipeline
+from spacy_torch_tagger.annotate.input_errors import InputChangedError
 from spacy_torch_tagger.annotate.ray_engine import RayMissingError, require_ray
 from spacy_torch_tagger.annotate.reading import (
     BadLine,
     Document,
-    InputChangedError,
     input_files,
     is_jsonl,
     parse_line,

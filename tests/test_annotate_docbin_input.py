@@ -1,10 +1,16 @@
 """annotate reads `.spacy` DocBins as `spacy apply` does: each Doc is a document,
-tagged on its own tokens, its other annotations kept; shards read back alone give
-the Docs of a whole read; a changed or unreadable DocBin is refused."""
+tagged on its own tokens (not keeping its own tags), its other annotations kept;
+shards read back alone give the Docs of a whole read; a changed or unreadable
+DocBin, or an id a JSON record cannot hold, is refused before tagging."""
 
+from typing import Any, Dict, List
+
+import numpy
 import pytest
 import spacy
 from annotate_helpers import (
+    OTHER_EXTENSION,
+    STALE_PROBS,
     annotate,
     docbin_docs,
     manifest,
@@ -15,14 +21,16 @@ from annotate_helpers import (
     write_docbin,
     write_jsonl,
 )
-from spacy.tokens import Doc
+from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
-from spacy_torch_tagger.annotate.reading import BadInputError, InputChangedError, read_shard
+from spacy_torch_tagger.annotate.docbin_input import docs_to_tag
+from spacy_torch_tagger.annotate.input_errors import BadInputError, InputChangedError
+from spacy_torch_tagger.annotate.reading import read_shard
 from spacy_torch_tagger.annotate.scan import scan_input
 
 
-def test_a_docbin_is_tagged_on_its_own_tokens_with_its_ids(pipeline_dir, tmp_path):
+def test_a_docbin_is_tagged_on_its_own_tokens_not_its_own_tags_with_its_ids(pipeline_dir, tmp_path):
     docs = docbin_docs()
     source = write_docbin(tmp_path / "in.spacy", docs)
     assert annotate(pipeline_dir, source, tmp_path / "out", "--shard-size", "4") == 0
@@ -37,6 +45,7 @@ def test_a_docbin_is_tagged_on_its_own_tokens_with_its_ids(pipeline_dir, tmp_pat
         assert [(t["text"], t["tag"], t["pos"], t["morph"]) for t in record["tokens"]] == [
             row[:4] for row in token_rows(alone)
         ]
+    assert not any("GOLD" in (t["tag"], t["morph"]) or "probs" in t for r in records for t in r["tokens"])
     assert manifest(tmp_path / "out")["documents"] == len(docs)
 
 
@@ -55,8 +64,48 @@ def test_docbin_shards_keep_the_input_docs_other_annotations(pipeline_dir, tmp_p
     assert [[(e.start, e.end, e.label_) for e in doc.ents] for doc in tagged] == [
         [(e.start, e.end, e.label_) for e in doc.ents] for doc in docs
     ]
-    assert all(token.tag_ for doc in tagged for token in doc)
+    assert all(token.tag_ and token.tag_ != "GOLD" for doc in tagged for token in doc)
+    assert not any(token.lemma_ == "gold" for doc in tagged for token in doc)
     assert [doc.user_data["line"] for doc in tagged] == [1, 2, 3]
+    user_data: List[Dict[Any, Any]] = [doc.user_data for doc in tagged]
+    assert all(STALE_PROBS not in values and values[OTHER_EXTENSION] for values in user_data)
+
+
+def test_a_shard_decodes_its_docs_alone_without_their_tags():
+    docs = docbin_docs(3)
+    docbin = DocBin(store_user_data=True, docs=docs)
+    for start, stop in ((0, 9), (2, 5), (8, 9), (4, 4)):
+        part = list(docs_to_tag(docbin, start, stop))
+        assert [doc.text for doc in part] == [doc.text for doc in docs[start:stop]]
+        assert [[e.label_ for e in doc.ents] for doc in part] == [
+            [e.label_ for e in d.ents] for d in docs[start:stop]
+        ]
+        assert [doc.user_data.get("id") for doc in part] == [d.user_data.get("id") for d in docs[start:stop]]
+        assert not any(t.tag_ or t.pos_ or t.has_morph() or t.lemma_ for doc in part for t in doc)
+
+
+@pytest.mark.parametrize(
+    "identifier, written, refused",
+    [
+        (numpy.int64(7), 7, None),
+        (b"raw", None, "its id b'raw' (bytes) cannot be written to a JSON record"),
+        (float("nan"), None, "its id NaN or infinity (float) cannot be written"),
+    ],
+)
+def test_an_id_json_cannot_hold_is_refused_before_tagging(
+    pipeline_dir, tmp_path, capsys, identifier, written, refused
+):
+    docs = docbin_docs(1)
+    docs[2].user_data["id"] = identifier  # the last shard: a refusal after tagging began leaves shards
+    source = write_docbin(tmp_path / "in.spacy", docs)
+    status = annotate(pipeline_dir, source, tmp_path / "out", "--shard-size", "1", "--batch-size", "1")
+    printed = " ".join(capsys.readouterr().out.split())
+    if refused:
+        assert status == 1 and refused in printed and f"{source}, Doc 3" in printed
+        assert not list((tmp_path / "out").glob("part-*"))
+    else:
+        assert status == 0
+        assert [record.get("id") for record in read_records(tmp_path / "out")] == ["d0-0", "d0-1", written]
 
 
 @pytest.mark.parametrize("shard_size", [1, 2, 5, 100])

@@ -16,7 +16,7 @@ from typing import Any, Dict, Optional
 from spacy.util import get_package_path, is_package, load_config
 from thinc.api import Config
 
-from .reading import BadInputError
+from .input_errors import BadInputError
 
 SKIPPED_DIRECTORIES = ("__pycache__",)  # written by Python when a package is imported
 PIPELINE_FILES = ("meta.json", "config.cfg")  # what spacy.load reads from a directory
@@ -59,6 +59,11 @@ def locate_pipeline(pipeline: str) -> PipelineSource:
 def check_pipeline_directory(path: Path) -> None:
     """BadInputError when `path` lacks the meta.json and config.cfg spacy.load reads,
     naming the pipelines inside it (spacy train's output holds model-best and model-last)."""
+    if not path.is_dir():
+        raise BadInputError(
+            f"{path} is a file, not a pipeline directory; give the directory nlp.to_disk or "
+            "spacy train wrote (e.g. training/model-best)"
+        )
     missing = [name for name in PIPELINE_FILES if not (path / name).is_file()]
     if not missing:
         return

@@ -13,9 +13,10 @@ from typing import IO, Any, Dict, List, Optional, Sequence, Set
 
 from ..layers.batch_exactness import inexact_note
 from .fingerprint import PipelineSource, file_sha256, locate_pipeline
+from .input_errors import BadInputError
 from .layout import layout_key
 from .progress import Progress
-from .reading import BadInputError, ShardSource, read_shard
+from .reading import ShardSource, read_shard
 from .scan import InputScan, scan_input
 from .shards import (
     SUFFIXES,

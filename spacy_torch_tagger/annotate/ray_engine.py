@@ -29,8 +29,9 @@ import numpy
 
 from ..extras import install_hint
 from .atomic import write_atomically
+from .input_errors import BadInputError
 from .progress import Progress
-from .reading import BadInputError, ShardSource, read_shard
+from .reading import ShardSource, read_shard
 from .records import json_line, source_fields, with_source
 from .shards import ShardPlan, shard_content
 from .user_code import import_code

@@ -4,15 +4,12 @@ shard.
 
 A file whose name ends in `.jsonl`, `.ndjson` or `.json` holds one JSON object per
 line, with the text in a string field (and optionally an id field); a blank line
-there is not a document. A file whose name ends in `.spacy` is a DocBin (as
-`DocBin.to_disk` and `spacy convert` write it): each of its Docs is a document that
-keeps its tokens and annotations, as `spacy apply` takes it, with the id field read
-from its `user_data` when there. Any other file is plain text, one document per
+there is not a document. A file whose name ends in `.spacy` is a DocBin, each of its
+Docs a document (docbin_input.py). Any other file is plain text, one document per
 line (an empty line is an empty document). A directory is every non-hidden file
 under it, in sorted order of their relative paths. Lines, and a DocBin's Docs, are
 numbered from 1 in their file; `position` counts them from 0 across all files, and
-decides a document's shard. A DocBin is read whole by the first pass and by each
-shard that holds some of its Docs (DocBin has no reader of part of a file).
+decides a document's shard.
 
 A shard's lines are described by a `ShardSource` (the byte offset and first line
 number of each file's part, the documents expected, the SHA-256 of the bytes), so
@@ -27,11 +24,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator, List, Optional, Tuple, Union
 
-from spacy.tokens import Doc, DocBin
-from spacy.vocab import Vocab
+from spacy.tokens import Doc
+
+from .docbin_input import doc_line_bytes, docs_to_tag, is_docbin, json_id, read_docbin
+from .input_errors import BadInputError, InputChangedError
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
-DOCBIN_SUFFIX = ".spacy"
 
 
 @dataclass(frozen=True)
@@ -67,32 +65,14 @@ class BadLine:
         return f"{file_path(root, self.file)}:{self.line}: {self.reason}"
 
 
-class BadInputError(ValueError):
-    """The input, pipeline or settings cannot be used as given; the message says why
-    and how to fix it."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        # The message as written: Ray Data appends retry advice to `args` of an error
-        # raised in a worker, which does not apply to these.
-        return self.message
-
-
-class InputChangedError(BadInputError):
-    """A shard's input bytes differ from those the first pass read."""
-
-
 @dataclass(frozen=True)
 class FileSpan:
     """Consecutive lines of one input file."""
 
     file: str  # relative name, as in input_files
-    offset: int  # byte offset of the first line
-    first_line: int  # its line number, from 1
-    lines: int
+    offset: int  # byte offset of the first line (a DocBin: index of the first Doc)
+    first_line: int  # its line number, from 1 (a DocBin: the Doc's number)
+    lines: int  # lines (a DocBin: Docs)
 
 
 @dataclass(frozen=True)
@@ -139,28 +119,6 @@ def file_path(root: Path, name: str) -> Path:
 
 def is_jsonl(name: str) -> bool:
     return name.lower().endswith(JSONL_SUFFIXES)
-
-
-def is_docbin(name: str) -> bool:
-    return name.lower().endswith(DOCBIN_SUFFIX)
-
-
-def read_docbin(path: Path, data: bytes) -> DocBin:
-    """The DocBin in a `.spacy` file's bytes; BadInputError if they are not one."""
-    try:
-        return DocBin(store_user_data=True).from_bytes(data)
-    except Exception as error:
-        raise BadInputError(
-            f"{path} is not a readable .spacy DocBin ({type(error).__name__}: {error}). A .spacy "
-            "input is read as DocBin.to_disk writes it (spacy convert does); rename a file of "
-            "text lines so that it does not end in .spacy"
-        ) from None
-
-
-def docbin_line_bytes(file_sha256: str, index: int) -> bytes:
-    """What a DocBin's Doc `index` adds to its shard's SHA-256: the file's SHA-256 and
-    the index (a Doc has no stable bytes of its own in the file)."""
-    return f"{file_sha256}:{index}\n".encode("ascii")
 
 
 def parse_line(
@@ -216,7 +174,7 @@ def read_shard(
         if is_docbin(span.file):
             file_sha256, docbin_documents = _docbin_span(path, span, position, id_field, source)
             for document in docbin_documents:
-                digest.update(docbin_line_bytes(file_sha256, document.line - 1))
+                digest.update(doc_line_bytes(file_sha256, document.line - 1))
                 documents += 1
                 yield document
             position += span.lines
@@ -248,24 +206,33 @@ def _docbin_span(
     docbin = read_docbin(path, data)
     if len(docbin) < span.offset + span.lines:
         raise _changed(path, source)
-    docs = itertools.islice(docbin.get_docs(Vocab()), span.offset, span.offset + span.lines)
+    docs = docs_to_tag(docbin, span.offset, span.offset + span.lines)
     documents = (
-        docbin_document(doc, first_position + k, span.file, span.offset + k + 1, id_field)
+        docbin_document(doc, first_position + k, span.file, path, span.offset + k + 1, id_field)
         for k, doc in enumerate(docs)
     )
     return hashlib.sha256(data).hexdigest(), documents
 
 
-def docbin_document(doc: Doc, position: int, name: str, number: int, id_field: Optional[str]) -> Document:
-    """The document of a DocBin's Doc `number` (from 1), its id from `doc.user_data`."""
+def docbin_document(
+    doc: Doc, position: int, name: str, path: Path, number: int, id_field: Optional[str]
+) -> Document:
+    """The document of Doc `number` (from 1) of the DocBin `name` (at `path`), its id
+    from `doc.user_data`."""
     has_id = id_field is not None and id_field in doc.user_data
-    identifier = doc.user_data[id_field] if id_field is not None and has_id else None
+    identifier = json_id(doc.user_data[id_field], f"{path}, Doc {number}") if id_field and has_id else None
     return Document(position, name, number, doc.text, identifier, has_id, doc.to_bytes())
+
+
+def _first(source: ShardSource) -> str:
+    """Where the shard starts: a line number, or a DocBin's Doc number."""
+    first = source.spans[0]
+    return f"{'Doc' if is_docbin(first.file) else 'line'} {first.first_line}"
 
 
 def _changed(path: Path, source: ShardSource) -> InputChangedError:
     return InputChangedError(
-        f"the input lines of shard {source.shard} (from {path}, line {source.spans[0].first_line}) "
+        f"the input lines of shard {source.shard} (from {path}, {_first(source)}) "
         "are not those read when the run started: the input changed during the run, or (on a "
         "cluster) a node holds other files at the input's path. Make the input the same everywhere "
         "and rerun the same command"

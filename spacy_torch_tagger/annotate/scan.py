@@ -2,7 +2,7 @@
 every line that counts the lines, parses each (reading.parse_line, as the workers
 will), hashes every file's bytes (SHA-256, the resume key) and describes each
 shard's lines (reading.ShardSource) so that any process can read a shard alone.
-A `.spacy` DocBin is read whole and its Docs counted, not decoded. Its memory does
+A `.spacy` DocBin is read whole and its Docs counted and their ids checked, not decoded. Its memory does
 not grow with the input, except for the malformed lines it lists and the largest
 DocBin.
 """
@@ -12,18 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, List, Optional, Tuple
 
-from .reading import (
-    BadLine,
-    Document,
-    FileSpan,
-    ShardSource,
-    docbin_line_bytes,
-    input_files,
-    is_docbin,
-    is_jsonl,
-    parse_line,
-    read_docbin,
-)
+from .docbin_input import check_ids, doc_line_bytes, is_docbin, read_docbin
+from .reading import BadLine, Document, FileSpan, ShardSource, input_files, is_jsonl, parse_line
 
 
 @dataclass(frozen=True)
@@ -110,7 +100,7 @@ def scan_input(
     position = 0
     for name, path in input_files(root):
         if is_docbin(name):
-            docbin_file, n_docs = _scan_docbin(name, path, shards)
+            docbin_file, n_docs = _scan_docbin(name, path, shards, id_field)
             scan.files.append(docbin_file)
             position += n_docs
             continue
@@ -134,12 +124,16 @@ def scan_input(
     return scan
 
 
-def _scan_docbin(name: str, path: Path, shards: _ShardBuilder) -> Tuple[InputFile, int]:
-    """Add a DocBin's Docs to the shards, each a document; the file and its Doc count
-    (BadInputError if the file is not a DocBin)."""
+def _scan_docbin(
+    name: str, path: Path, shards: _ShardBuilder, id_field: Optional[str]
+) -> Tuple[InputFile, int]:
+    """Add a DocBin's Docs to the shards, each a document; the file and its Doc count.
+    BadInputError if the file is not a DocBin or holds an id JSON cannot hold."""
     data = path.read_bytes()
     file_sha256 = hashlib.sha256(data).hexdigest()
-    n_docs = len(read_docbin(path, data))
+    docbin = read_docbin(path, data)
+    check_ids(docbin, path, id_field)
+    n_docs = len(docbin)
     for index in range(n_docs):
-        shards.add_line(name, index, index + 1, docbin_line_bytes(file_sha256, index), True)
+        shards.add_line(name, index, index + 1, doc_line_bytes(file_sha256, index), True)
     return InputFile(name, len(data), file_sha256), n_docs

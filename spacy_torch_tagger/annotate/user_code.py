@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Iterator, Optional
 
-from .reading import BadInputError
+from .input_errors import BadInputError
 
 MODULE_NAME = "annotate_code"
 

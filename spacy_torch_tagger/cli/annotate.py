@@ -11,10 +11,10 @@ import typer
 from spacy.cli._util import Arg, Opt, show_validation_error
 from wasabi import msg
 
+from ..annotate.input_errors import BadInputError
 from ..annotate.job import AnnotateOptions, annotate
 from ..annotate.layout import LayoutMismatchError
 from ..annotate.ray_engine import RayMissingError
-from ..annotate.reading import BadInputError
 from .failure import fail
 from .group import CODE_HELP, GPU_HELP, OVERRIDES, config_overrides, torch_tagger_cli
 from .loading import use_device
