@@ -156,6 +156,7 @@ def test_bad_arguments_are_clear_errors(saved_pipeline, tmp_path, capsys):
     cases = [
         ([str(tmp_path / "missing"), dev], 1, "Can't find the pipeline"),
         ([str(tmp_path), dev], 1, "is not a pipeline directory (no meta.json or config.cfg)"),
+        ([dev, dev], 1, "is a file, not a pipeline directory"),
         ([str(saved_pipeline), str(tmp_path / "missing.spacy")], 2, "does not exist"),
         ([str(saved_pipeline), str(CORPUS / "sentences.txt")], 1, "must be a .spacy file"),
         ([str(saved_pipeline), dev, "--component", "tagger"], 1, "no torch_tagger named 'tagger'"),

@@ -9,7 +9,7 @@ from spacy.language import Language
 from spacy.util import is_package
 
 from ..annotate.fingerprint import check_pipeline_directory
-from ..annotate.reading import BadInputError
+from ..annotate.input_errors import BadInputError
 from .failure import fail
 
 WHAT_TO_GIVE = (
@@ -36,7 +36,7 @@ def check_pipeline(name: str) -> None:
     try:
         check_pipeline_directory(path)
     except BadInputError as error:
-        fail(f"{error}.")
+        fail(str(error))
 
 
 def use_device(gpu_id: int) -> None:
