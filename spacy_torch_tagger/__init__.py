@@ -73,10 +73,12 @@ if TYPE_CHECKING:  # the same names for type checkers and IDEs (which do not cal
     from .pipeline.scorer import make_torch_tagger_scorer as make_torch_tagger_scorer
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'spacy_torch_tagger' has no attribute {name!r}")
-    return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+if not TYPE_CHECKING:  # hidden from type checkers, so that a misspelt name is an error there
+
+    def __getattr__(name: str) -> Any:
+        if name not in _EXPORTS:
+            raise AttributeError(f"module 'spacy_torch_tagger' has no attribute {name!r}")
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
 
 
 def __dir__() -> list:
