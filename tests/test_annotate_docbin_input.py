@@ -71,6 +71,18 @@ def test_docbin_shards_keep_the_input_docs_other_annotations(pipeline_dir, tmp_p
     assert all(STALE_PROBS not in values and values[OTHER_EXTENSION] for values in user_data)
 
 
+def test_an_output_directory_of_docbin_shards_is_an_input(pipeline_dir, tmp_path):
+    docs = docbin_docs(1)
+    write_docbin(tmp_path / "in.spacy", docs)
+    assert annotate(pipeline_dir, tmp_path / "in.spacy", tmp_path / "out", "--format", "docbin") == 0
+    assert annotate(pipeline_dir, tmp_path / "out", tmp_path / "again") == 0
+    records = read_records(tmp_path / "again")
+    assert [(r["file"], r["line"], r.get("id")) for r in records] == [
+        ("part-00000.spacy", n + 1, doc.user_data.get("id")) for n, doc in enumerate(docs)
+    ]
+    assert manifest(tmp_path / "again")["inputs"][0]["file"] == "part-00000.spacy"
+
+
 def test_a_shard_decodes_its_docs_alone_without_their_tags():
     docs = docbin_docs(3)
     docbin = DocBin(store_user_data=True, docs=docs)

@@ -6,8 +6,10 @@ A file whose name ends in `.jsonl`, `.ndjson` or `.json` holds one JSON object p
 line, with the text in a string field (and optionally an id field); a blank line
 there is not a document. A file whose name ends in `.spacy` is a DocBin, each of its
 Docs a document (docbin_input.py). Any other file is plain text, one document per
-line (an empty line is an empty document). A directory is every non-hidden file
-under it, in sorted order of their relative paths. Lines, and a DocBin's Docs, are
+line (an empty line is an empty document). A directory is every file under it whose
+path has no part starting with "." or "_" (hidden files, and the `_manifest.json`,
+`_layout.json` and `_SUCCESS` of an output directory, which can so be annotated
+again), in sorted order of their relative paths. Lines, and a DocBin's Docs, are
 numbered from 1 in their file; `position` counts them from 0 across all files, and
 decides a document's shard.
 
@@ -30,6 +32,7 @@ from .docbin_input import doc_line_bytes, docs_to_tag, is_docbin, json_id, read_
 from .input_errors import BadInputError, InputChangedError
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+SKIPPED_PREFIXES = (".", "_")  # hidden files; an output directory's _manifest.json, _layout.json, _SUCCESS
 
 
 @dataclass(frozen=True)
@@ -96,8 +99,9 @@ class ShardSource:
 
 
 def input_files(path: Path) -> List[Tuple[str, Path]]:
-    """(relative name, path) of each input file: the file itself, or every non-hidden
-    file under a directory, sorted by relative path."""
+    """(relative name, path) of each input file: the file itself, or every file under
+    a directory with no part of its relative path starting with "." or "_", sorted by
+    relative path."""
     if path.is_file():
         return [(path.name, path)]
     if not path.is_dir():
@@ -105,7 +109,7 @@ def input_files(path: Path) -> List[Tuple[str, Path]]:
     files = []
     for child in path.rglob("*"):
         relative = child.relative_to(path)
-        if child.is_file() and not any(part.startswith(".") for part in relative.parts):
+        if child.is_file() and not any(part.startswith(SKIPPED_PREFIXES) for part in relative.parts):
             files.append((relative.as_posix(), child))
     if not files:
         raise BadInputError(f"the input directory {path} holds no files")
