@@ -1,6 +1,7 @@
 """Every fenced block of the README, docs/*.md and benchmarks/README.md is run or checked:
 python blocks run, config blocks are filled and resolved by spaCy, shell blocks name
-commands, files and options that exist, the text block names the record keys
+commands, files and options that exist (test_docs_commands.py runs their torch-tagger
+commands), the text block names the record keys
 annotate writes, and JSON blocks are pipeline meta that spaCy's meta schema accepts
 (test_install.py packages a pipeline with it). A block of any other kind fails
 `test_every_block_has_a_handler`."""
