@@ -2,6 +2,7 @@
 packaged with `spacy package`, pip-installed into a fresh virtual environment from a
 wheelhouse that holds this package's wheel (nothing is on PyPI), as the docs say."""
 
+import configparser
 import json
 import re
 import subprocess
@@ -78,6 +79,30 @@ def test_the_wheel_holds_the_report_template_and_the_type_marker(wheelhouse):
     with zipfile.ZipFile(next(wheelhouse.glob("*.whl"))) as wheel:
         names = set(wheel.namelist())
     assert {"spacy_torch_tagger/py.typed", "spacy_torch_tagger/report/report.md.jinja"} <= names
+
+
+def test_pip_resolves_the_wheel_with_every_extra(wheelhouse, fresh_venv, tmp_path):
+    """The README's route without the Makefile: pip resolves the wheel with all its
+    user-facing extras and the torch pin together (a dry run: nothing is installed)."""
+    parser = configparser.ConfigParser()
+    parser.read(REPO / "setup.cfg")
+    extras = {name: value.split() for name, value in parser["options.extras_require"].items()}
+    user_extras = sorted(set(extras) - {"test", "dev"})
+    wheel = next(wheelhouse.glob("*.whl"))
+    constraints = REPO / "requirements" / "torch-cpu.txt"
+    report = tmp_path / "report.json"
+    install = [str(fresh_venv), "-m", "pip", "install", "--dry-run", "--quiet", "--report", str(report)]
+    _run([*install, "-c", str(constraints), f"{wheel}[{','.join(user_extras)}]"], tmp_path)
+    resolved = {
+        item["metadata"]["name"].lower().replace("_", "-"): item["metadata"]["version"]
+        for item in json.loads(report.read_text())["install"]
+    }
+    for extra in user_extras:
+        for requirement in extras[extra]:
+            name = re.split(r"[\[<>=!~ ]", requirement, maxsplit=1)[0].lower()
+            assert name in resolved, f"{extra}: {name} not resolved"
+    pinned = constraints.read_text().split("torch==")[1].split()[0]
+    assert resolved["torch"].split("+")[0] == pinned  # a local build tag (+cpu) is the same release
 
 
 def test_a_packaged_pipeline_installs_from_the_wheelhouse_and_tags_in_a_fresh_venv(
