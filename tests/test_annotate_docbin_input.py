@@ -3,11 +3,14 @@ tagged on its own tokens (not keeping its own tags), its other annotations kept;
 shards read back alone give the Docs of a whole read; a changed or unreadable
 DocBin, or an id a JSON record cannot hold, is refused before tagging."""
 
+import zlib
+from pathlib import Path
 from typing import Any, Dict, List
 
 import numpy
 import pytest
 import spacy
+import srsly
 from annotate_helpers import (
     OTHER_EXTENSION,
     STALE_PROBS,
@@ -87,7 +90,7 @@ def test_a_shard_decodes_its_docs_alone_without_their_tags():
     docs = docbin_docs(3)
     docbin = DocBin(store_user_data=True, docs=docs)
     for start, stop in ((0, 9), (2, 5), (8, 9), (4, 4)):
-        part = list(docs_to_tag(docbin, start, stop))
+        part = list(docs_to_tag(docbin, start, stop, Path("in.spacy")))
         assert [doc.text for doc in part] == [doc.text for doc in docs[start:stop]]
         assert [[e.label_ for e in doc.ents] for doc in part] == [
             [e.label_ for e in d.ents] for d in docs[start:stop]
@@ -150,6 +153,16 @@ def test_a_docbin_changed_since_the_scan_is_refused(tmp_path):
     scan = scan_input(path, 3)
     write_docbin(path, docbin_docs(2)[::-1])
     with pytest.raises(InputChangedError, match="are not those read when the run started"):
+        list(read_shard(path, scan.shards[0]))
+
+
+def test_a_doc_that_cannot_be_built_is_named(tmp_path):
+    path = write_docbin(tmp_path / "in.spacy", docbin_docs(1))
+    message = srsly.msgpack_loads(zlib.decompress(path.read_bytes()))
+    message["strings"].remove("York-based")  # the first Doc's token can no longer be looked up
+    path.write_bytes(zlib.compress(srsly.msgpack_dumps(message)))
+    scan = scan_input(path, 10)
+    with pytest.raises(BadInputError, match=r"in.spacy, Doc 1 cannot be read from the DocBin \(KeyError"):
         list(read_shard(path, scan.shards[0]))
 
 

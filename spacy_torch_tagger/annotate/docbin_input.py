@@ -66,9 +66,18 @@ def docbin_part(docbin: DocBin, start: int, stop: int) -> DocBin:
     return part
 
 
-def docs_to_tag(docbin: DocBin, start: int, stop: int) -> Iterator[Doc]:
-    """Docs [start, stop) of `docbin`, ready to tag: see the module docstring."""
-    for doc in docbin_part(docbin, start, stop).get_docs(Vocab()):
+def docs_to_tag(docbin: DocBin, start: int, stop: int, path: Path) -> Iterator[Doc]:
+    """Docs [start, stop) of the DocBin read from `path`, ready to tag (see the module
+    docstring); BadInputError naming the Doc that cannot be built from its fields."""
+    docs = docbin_part(docbin, start, stop).get_docs(Vocab())
+    for number in range(start + 1, stop + 1):
+        try:
+            doc = next(docs)
+        except Exception as error:
+            raise BadInputError(
+                f"{path}, Doc {number} cannot be read from the DocBin ({type(error).__name__}: {error}): "
+                "the file is damaged; write it again with DocBin.to_disk"
+            ) from None
         for key in [key for key in doc.user_data if _is_own_extension_value(key)]:
             del doc.user_data[key]
         yield doc

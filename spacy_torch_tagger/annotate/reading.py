@@ -210,7 +210,7 @@ def _docbin_span(
     docbin = read_docbin(path, data)
     if len(docbin) < span.offset + span.lines:
         raise _changed(path, source)
-    docs = docs_to_tag(docbin, span.offset, span.offset + span.lines)
+    docs = docs_to_tag(docbin, span.offset, span.offset + span.lines, path)
     documents = (
         docbin_document(doc, first_position + k, span.file, path, span.offset + k + 1, id_field)
         for k, doc in enumerate(docs)

@@ -23,7 +23,7 @@ INTERRUPTED = "annotate: interrupted; rerun the same command to resume"
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
 INPUT_HELP = """A .jsonl file (a JSON object per line; also .ndjson, .json), a .spacy
 DocBin (each Doc tagged on its own tokens), a text file (a document per line) or a
-directory of them (every file not starting with . or _, sorted)"""
+directory of them (every file whose path has no part starting with . or _, sorted)"""
 OUTPUT_HELP = "Directory of shards, _manifest.json and _SUCCESS; the same command resumes into it"
 N_PROCESS_HELP = "local: processes (default 1); ray: actors (default: one per CPU of the cluster)"
 ENGINE_HELP = "This machine's processes, or a Ray cluster (needs Ray Data, the [ray] extra)"
