@@ -12,8 +12,10 @@ from typing import Any, List
 
 import pytest
 from test_docs import Block, blocks_of, shell_commands
+from thinc.api import Config
 
 from spacy_torch_tagger.__main__ import main
+from spacy_torch_tagger.annotate.user_code import MODULE_NAME
 
 from conftest import CORPUS
 
@@ -38,11 +40,25 @@ def docs_commands() -> List[Any]:
             reason = None
             if "--ray-address" in words:
                 reason = "joins a running Ray cluster (tests/test_annotate_ray.py runs the Ray engine)"
-            elif words[5].startswith("en_"):
-                reason = "an installed pipeline package (tests/test_install.py installs one)"
             marks = [pytest.mark.skip(reason=reason)] if reason else []
             params.append(pytest.param(block, words[4:], id=f"{block.name}#{number}", marks=marks))
     return params
+
+
+def add_code_component(pipeline: Path) -> None:
+    """Put functions.py's component last in the saved pipeline's config, so that it
+    loads only where --code functions.py registered it."""
+    config = Config().from_disk(pipeline / "config.cfg", interpolate=False)
+    config["nlp"]["pipeline"] = [*config["nlp"]["pipeline"], "docs_marker"]
+    config["components"]["docs_marker"] = {"factory": "docs_marker"}
+    config.to_disk(pipeline / "config.cfg")
+
+
+def test_the_docs_hold_the_commands_this_runs():
+    commands = [param.values[1] for param in docs_commands()]
+    assert sum(argv[0] == "annotate" for argv in commands) >= 6
+    assert {argv[0] for argv in commands} == {"annotate", "calibrate", "report"}
+    assert any("--code" in argv for argv in commands)
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +70,7 @@ def template(tmp_path_factory, trained_nlp) -> Path:
     shutil.copytree(folder / "training" / "model-best", folder / "other_pipeline")
     shutil.copytree(folder / "training" / "model-best", folder / "my_pipeline")
     (folder / "functions.py").write_text(FUNCTIONS, encoding="utf8")
+    add_code_component(folder / "my_pipeline")
     (folder / "corpus").mkdir()
     for name in ("train.spacy", "dev.spacy"):
         shutil.copy(CORPUS / name, folder / "corpus" / name)
@@ -76,14 +93,13 @@ def test_the_docs_torch_tagger_commands_run(block: Block, argv: List[str], templ
     work = tmp_path / "work"
     shutil.copytree(template, work)
     monkeypatch.chdir(work)
-    monkeypatch.syspath_prepend(str(work))
-    modules = set(sys.modules)
+    earlier = sys.modules.pop(MODULE_NAME, None)  # --code's module: this run's own, removed after
     try:
         assert main(argv) == 0, f"{block.name}: {' '.join(argv)}"
     finally:
-        for name in set(sys.modules) - modules:
-            if name == "functions":
-                del sys.modules[name]
+        sys.modules.pop(MODULE_NAME, None)
+        if earlier is not None:
+            sys.modules[MODULE_NAME] = earlier
     output = Path(argv[argv.index("--output") + 1]) if "--output" in argv else Path(argv[3])
     assert output.is_dir() and any(output.iterdir()), f"{output} is empty"
     if argv[0] == "annotate":

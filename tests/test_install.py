@@ -91,7 +91,9 @@ def test_pip_resolves_the_wheel_with_every_extra(wheelhouse, fresh_venv, tmp_pat
     wheel = next(wheelhouse.glob("*.whl"))
     constraints = REPO / "requirements" / "torch-cpu.txt"
     report = tmp_path / "report.json"
-    install = [str(fresh_venv), "-m", "pip", "install", "--dry-run", "--quiet", "--report", str(report)]
+    # --ignore-installed: the report lists everything, whatever the other test installed first
+    install = [str(fresh_venv), "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet"]
+    install += ["--report", str(report)]
     _run([*install, "-c", str(constraints), f"{wheel}[{','.join(user_extras)}]"], tmp_path)
     resolved = {
         item["metadata"]["name"].lower().replace("_", "-"): item["metadata"]["version"]
