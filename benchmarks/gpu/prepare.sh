@@ -5,7 +5,7 @@
 # for Python 3.12 (benchmarks/gpu/requirements-py312.txt) and this package, installed
 # into a folder and packed with xz (the wheels' 60 MB would not fit the 64 MiB a call
 # carries), and the EWT train and dev DocBins. Then, with the device tool:
-#   run(command="bash benchmarks/gpu/check.sh", carry=[".gpu"], timeout_s=590)
+#   run(command="bash benchmarks/gpu/check.sh --training.max_steps 2000", carry=[".gpu"], timeout_s=590)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PYTHON=${PYTHON:-.venv/bin/python}
