@@ -90,7 +90,7 @@ def test_a_shard_decodes_its_docs_alone_without_their_tags():
     docs = docbin_docs(3)
     docbin = DocBin(store_user_data=True, docs=docs)
     for start, stop in ((0, 9), (2, 5), (8, 9), (4, 4)):
-        part = list(docs_to_tag(docbin, start, stop, Path("in.spacy")))
+        part = list(docs_to_tag(docbin, start, stop, Path("in.spacy"), Vocab()))
         assert [doc.text for doc in part] == [doc.text for doc in docs[start:stop]]
         assert [[e.label_ for e in doc.ents] for doc in part] == [
             [e.label_ for e in d.ents] for d in docs[start:stop]
@@ -141,8 +141,7 @@ def test_docbin_shards_read_back_alone_give_the_docs_of_a_whole_read(shard_size,
     ]
     assert [d.position for d in read_back] == list(range(9))
     assert [d.text for d in read_back] == [d.text for d in docs] + ["One.", "Two.", docs[0].text]
-    vocab = Vocab()
-    words = [[t.text for t in Doc(vocab).from_bytes(d.doc_bytes)] for d in read_back if d.doc_bytes]
+    words = [[t.text for t in d.doc] for d in read_back if d.doc is not None]
     assert words == [[t.text for t in d] for d in docs + docs[:1]]
     assert [d.doc_like for d in read_back if d.file == "b.jsonl"] == ["One.", "Two."]
     assert scan.n_lines == 9 and len(scan.shards) == -(-9 // shard_size)

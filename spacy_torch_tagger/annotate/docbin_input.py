@@ -66,10 +66,11 @@ def docbin_part(docbin: DocBin, start: int, stop: int) -> DocBin:
     return part
 
 
-def docs_to_tag(docbin: DocBin, start: int, stop: int, path: Path) -> Iterator[Doc]:
-    """Docs [start, stop) of the DocBin read from `path`, ready to tag (see the module
-    docstring); BadInputError naming the Doc that cannot be built from its fields."""
-    docs = docbin_part(docbin, start, stop).get_docs(Vocab())
+def docs_to_tag(docbin: DocBin, start: int, stop: int, path: Path, vocab: Vocab) -> Iterator[Doc]:
+    """Docs [start, stop) of the DocBin read from `path`, built on `vocab` and ready to
+    tag (see the module docstring); BadInputError naming the Doc that cannot be built
+    from its fields."""
+    docs = docbin_part(docbin, start, stop).get_docs(vocab)
     for number in range(start + 1, stop + 1):
         try:
             doc = next(docs)

@@ -180,14 +180,15 @@ def _tag(
 
     from .local_engine import annotate_local
 
+    nlp = spacy.load(pipeline.reference, config=options.config_overrides)
     documents = (
         document
         for source in pending
-        for document in read_shard(options.input, source, options.text_field, options.id_field)
+        for document in read_shard(options.input, source, options.text_field, options.id_field, nlp.vocab)
     )
     sink = ShardSink(options.output, plan, [source.shard for source in pending])
     annotate_local(
-        spacy.load(pipeline.reference, config=options.config_overrides),
+        nlp,
         documents,
         sink,
         progress,

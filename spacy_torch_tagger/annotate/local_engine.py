@@ -1,6 +1,6 @@
 """The local engine: `nlp.pipe` over the documents of the pending shards (each read
-from its byte offset, or its DocBin's Docs), with `n_process` worker processes; the records come back in
-input order and go into the ShardSink.
+from its byte offset, or a DocBin's Docs on the pipeline's vocab), with `n_process`
+worker processes; the records come back in input order and go into the ShardSink.
 
 nlp.pipe's worker processes start with SIGINT blocked, so a Ctrl-C (sent to the
 whole process group by a terminal) interrupts this process only: the run stops
@@ -55,7 +55,7 @@ def annotate_local(
 def _tag(
     nlp: Language, documents: Iterable[Document], n_process: int, batch_size: int
 ) -> Generator[Tuple[Doc, Document], None, None]:
-    pairs = ((document.doc_like, replace(document, doc_bytes=None)) for document in documents)
+    pairs = ((document.doc_like, replace(document, doc=None)) for document in documents)
     tagged: Iterator[Tuple[Doc, Any]] = nlp.pipe(
         pairs, as_tuples=True, n_process=n_process, batch_size=batch_size
     )

@@ -129,7 +129,7 @@ class ShardAnnotator:
     def tag(self, source: ShardSource) -> Tuple[bytes, int, int]:
         """The shard file's bytes, its record count and its words."""
         task = self.task
-        documents = list(read_shard(Path(task.input), source, task.text_field, task.id_field))
+        documents = list(read_shard(Path(task.input), source, task.text_field, task.id_field, self.nlp.vocab))
         docs = self.nlp.pipe((document.doc_like for document in documents), batch_size=task.batch_size)
         payloads: List[Any] = []
         words = 0

@@ -22,11 +22,12 @@ longer those the first pass read fails instead of writing other documents.
 import hashlib
 import itertools
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, List, Optional, Tuple, Union
 
 from spacy.tokens import Doc
+from spacy.vocab import Vocab
 
 from .docbin_input import doc_line_bytes, docs_to_tag, is_docbin, json_id, read_docbin
 from .input_errors import BadInputError, InputChangedError
@@ -45,14 +46,14 @@ class Document:
     text: str
     id: Any = None  # the id field's value; None without one
     has_id: bool = False
-    doc_bytes: Optional[bytes] = None  # a DocBin Doc's Doc.to_bytes(); None for a line
+    # a DocBin's Doc, on the vocab read_shard was given; None for a line
+    doc: Optional[Doc] = field(default=None, compare=False, repr=False)
 
     @property
-    def doc_like(self) -> Any:
-        """What nlp.pipe takes: a line's text, or a DocBin Doc's bytes, which it reads
-        as a Doc with its tokens and annotations (Language._ensure_doc; spaCy's type
-        hints name str and Doc only)."""
-        return self.text if self.doc_bytes is None else self.doc_bytes
+    def doc_like(self) -> Union[str, Doc]:
+        """What nlp.pipe takes: a line's text, or a DocBin's Doc (its tokens and
+        annotations kept)."""
+        return self.text if self.doc is None else self.doc
 
 
 @dataclass(frozen=True)
@@ -164,19 +165,24 @@ def parse_line(
 
 
 def read_shard(
-    root: Path, source: ShardSource, text_field: str = "text", id_field: Optional[str] = "id"
+    root: Path,
+    source: ShardSource,
+    text_field: str = "text",
+    id_field: Optional[str] = "id",
+    vocab: Optional[Vocab] = None,
 ) -> Iterator[Document]:
     """The documents of a shard's lines, as the first pass parsed them (malformed lines
     left out: the first pass reported them). Raises InputChangedError when the lines
     are not those the first pass read (the input changed, or another node holds other
-    files at the input's path)."""
+    files at the input's path). A DocBin's Docs are built on `vocab`: the pipeline's,
+    for nlp.pipe to take them as they are."""
     digest = hashlib.sha256()
     position = source.first_position
     documents = 0
     for span in source.spans:
         path = file_path(root, span.file)
         if is_docbin(span.file):
-            file_sha256, docbin_documents = _docbin_span(path, span, position, id_field, source)
+            file_sha256, docbin_documents = _docbin_span(path, span, position, id_field, source, vocab)
             for document in docbin_documents:
                 digest.update(doc_line_bytes(file_sha256, document.line - 1))
                 documents += 1
@@ -203,14 +209,20 @@ def read_shard(
 
 
 def _docbin_span(
-    path: Path, span: FileSpan, first_position: int, id_field: Optional[str], source: ShardSource
+    path: Path,
+    span: FileSpan,
+    first_position: int,
+    id_field: Optional[str],
+    source: ShardSource,
+    vocab: Optional[Vocab],
 ) -> Tuple[str, Iterator[Document]]:
-    """The SHA-256 of a DocBin file and the documents of its Docs in `span`."""
+    """The SHA-256 of a DocBin file and the documents of its Docs in `span`, built on
+    `vocab` (a vocab of their own without one)."""
     data = path.read_bytes()
     docbin = read_docbin(path, data)
     if len(docbin) < span.offset + span.lines:
         raise _changed(path, source)
-    docs = docs_to_tag(docbin, span.offset, span.offset + span.lines, path)
+    docs = docs_to_tag(docbin, span.offset, span.offset + span.lines, path, vocab or Vocab())
     documents = (
         docbin_document(doc, first_position + k, span.file, path, span.offset + k + 1, id_field)
         for k, doc in enumerate(docs)
@@ -225,7 +237,7 @@ def docbin_document(
     from `doc.user_data`."""
     has_id = id_field is not None and id_field in doc.user_data
     identifier = json_id(doc.user_data[id_field], f"{path}, Doc {number}") if id_field and has_id else None
-    return Document(position, name, number, doc.text, identifier, has_id, doc.to_bytes())
+    return Document(position, name, number, doc.text, identifier, has_id, doc)
 
 
 def _first(source: ShardSource) -> str:

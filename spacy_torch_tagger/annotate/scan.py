@@ -2,9 +2,9 @@
 every line that counts the lines, parses each (reading.parse_line, as the workers
 will), hashes every file's bytes (SHA-256, the resume key) and describes each
 shard's lines (reading.ShardSource) so that any process can read a shard alone.
-A `.spacy` DocBin is read whole and its Docs counted and their ids checked, not decoded. Its memory does
-not grow with the input, except for the malformed lines it lists and the largest
-DocBin.
+A `.spacy` DocBin is read whole, its Docs counted and their ids checked, not
+decoded. Its memory does not grow with the input, except for the malformed lines it
+lists and the largest DocBin.
 """
 
 import hashlib
