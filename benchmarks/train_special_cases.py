@@ -27,6 +27,7 @@ from spacy.language import Language
 from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc, DocBin
 from spacy.training import Corpus, Example
+from tokenization_floor import one_to_one
 
 SCORES = {"pos_acc": "UPOS", "tag_acc": "XPOS", "morph_acc": "FEATS"}
 Rules = Dict[str, Tuple[str, ...]]
@@ -78,13 +79,7 @@ def add_rules(nlp: Language, rules: Rules) -> None:
 
 def misaligned(nlp: Language, docs: List[Doc]) -> int:
     """Gold tokens the tokenizer does not reproduce one-to-one."""
-    count = 0
-    for gold in docs:
-        alignment = Example(nlp.make_doc(gold.text), gold).alignment
-        for gold_index in range(len(gold)):
-            predicted = alignment.y2x[gold_index]
-            count += not (len(predicted) == 1 and len(alignment.x2y[int(predicted[0])]) == 1)
-    return count
+    return sum(match < 0 for gold in docs for match in one_to_one(Example(nlp.make_doc(gold.text), gold)))
 
 
 def raw_scores(nlp: Language, dev: Path) -> Dict[str, float]:

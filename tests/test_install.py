@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import List
 
 import pytest
+from test_docs import fenced_blocks
 
 from conftest import REPO
 
@@ -45,9 +46,9 @@ print(json.dumps({name: [[t.tag_ for t in doc] for doc in nlp.pipe(texts)] for n
 
 def write_docs_meta(path: Path) -> Path:
     """The meta file docs/serialization-and-security.md shows for `spacy package`."""
-    doc = (REPO / "docs" / "serialization-and-security.md").read_text(encoding="utf8")
-    (block,) = re.findall(r"^```json\n(.*?)^```", doc, flags=re.MULTILINE | re.DOTALL)
-    path.write_text(block, encoding="utf8")
+    blocks = fenced_blocks(REPO / "docs" / "serialization-and-security.md")
+    (block,) = [block for block in blocks if block.language == "json"]
+    path.write_text(block.text, encoding="utf8")
     return path
 
 
