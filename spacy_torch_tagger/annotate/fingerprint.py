@@ -20,6 +20,7 @@ from .input_errors import BadInputError
 
 SKIPPED_DIRECTORIES = ("__pycache__",)  # written by Python when a package is imported
 PIPELINE_FILES = ("meta.json", "config.cfg")  # what spacy.load reads from a directory
+WHAT_TO_GIVE = "give the directory nlp.to_disk or spacy train wrote (e.g. training/model-best)"
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,7 @@ def check_pipeline_directory(path: Path) -> None:
     """BadInputError when `path` lacks the meta.json and config.cfg spacy.load reads,
     naming the pipelines inside it (spacy train's output holds model-best and model-last)."""
     if not path.is_dir():
-        raise BadInputError(
-            f"{path} is a file, not a pipeline directory; give the directory nlp.to_disk or "
-            "spacy train wrote (e.g. training/model-best)"
-        )
+        raise BadInputError(f"{path} is a file, not a pipeline directory; {WHAT_TO_GIVE}")
     missing = [name for name in PIPELINE_FILES if not (path / name).is_file()]
     if not missing:
         return
@@ -71,9 +69,7 @@ def check_pipeline_directory(path: Path) -> None:
         child.name for child in path.iterdir() if all((child / name).is_file() for name in PIPELINE_FILES)
     )
     hint = (
-        f"it holds the pipeline(s) {', '.join(inside)}: give {path / inside[0]}"
-        if inside
-        else "give the directory nlp.to_disk or spacy train wrote (e.g. training/model-best)"
+        f"it holds the pipeline(s) {', '.join(inside)}: give {path / inside[0]}" if inside else WHAT_TO_GIVE
     )
     raise BadInputError(f"{path} is not a pipeline directory (no {' or '.join(missing)}); {hint}")
 
