@@ -40,6 +40,7 @@ ENTRY_POINT_REGISTRIES = {
     "spacy_scorers": registry.scorers,
     "spacy_misc": registry.misc,
     "spacy_augmenters": registry.augmenters,
+    "spacy_tokenizers": registry.tokenizers,
     "spacy_cli": registry.cli,
 }
 

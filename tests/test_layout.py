@@ -15,6 +15,7 @@ RANK = {
     "errors": 0,
     "extras": 0,
     "network": 1,
+    "tokenization": 2,
     "layers": 2,
     "pipeline": 3,
     "calibration": 4,

@@ -1,0 +1,11 @@
+"""A tokenizer that learns the treebank's token boundaries.
+
+spaCy's rule-based tokenizer proposes the tokens; a linear classifier trained on the
+training corpus during `nlp.initialize` (so by `spacy train`) keeps or removes each
+boundary inside a whitespace-delimited chunk and adds the splits the treebank makes
+there (`and/or`, `!!`, phone numbers, `wanna` -> `wan na`). Untrained, it gives
+spaCy's tokens unchanged.
+
+boundary_candidates (positions and their features) <- boundary_classifier (the
+weights, training, safe storage) <- treebank_tokenizer (the spaCy tokenizer).
+"""

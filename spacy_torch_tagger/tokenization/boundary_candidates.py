@@ -1,0 +1,149 @@
+"""The positions inside a whitespace-delimited chunk where a token boundary may be
+changed, and the string features a classifier reads there."""
+
+import bisect
+import re
+import zlib
+from typing import Dict, List, NamedTuple, Optional, Set
+
+from spacy.tokens import Doc, Token
+
+CHUNK = re.compile(r"\S+")
+
+
+class Candidate(NamedTuple):
+    """A position between two characters of a chunk, with what the base tokenizer did there."""
+
+    chunk_start: int
+    chunk_end: int
+    position: int
+    base_split: bool
+    next_chunk_shape: str
+    # Candidates with the same group are decided together: the two sides of a one-character
+    # infix such as the hyphen in `303-832` (split both or neither).
+    group: Optional[int]
+
+
+def char_class(char: str) -> str:
+    """`x` lower-case letter, `X` upper-case, `d` digit, else the character itself."""
+    if char.isalpha():
+        return "X" if char.isupper() else "x"
+    if char.isdigit():
+        return "d"
+    return char
+
+
+def shape(text: str) -> str:
+    """The text as character classes, one per character."""
+    return "".join(char_class(char) for char in text)
+
+
+def token_boundaries(doc: Doc) -> Set[int]:
+    """Character offsets where a token of the doc starts or ends."""
+    if not len(doc):
+        return set()
+    columns = doc.to_array(["IDX", "LENGTH"])
+    return set(columns[:, 0].tolist()) | set((columns[:, 0] + columns[:, 1]).tolist())
+
+
+def is_infix(text: str, start: int) -> bool:
+    """A single non-alphanumeric character with alphanumerics on both sides."""
+    return (
+        0 < start < len(text) - 1
+        and not text[start].isalnum()
+        and text[start - 1].isalnum()
+        and text[start + 1].isalnum()
+    )
+
+
+def candidates(text: str, base: Doc, splittable: Set[str]) -> List[Candidate]:
+    """The positions to decide in the base tokenizer's doc of `text`.
+
+    Every base boundary inside a chunk may be removed (a merge). A position inside a
+    base token may become a boundary (a split) where letters or digits meet other
+    characters, or anywhere in a token the training treebank split inside (`splittable`,
+    lower-cased); never inside a URL or e-mail address. A chunk that is one base token of
+    only letters and digits, or of neither, has none unless it is splittable: most chunks
+    are skipped without looking at their tokens.
+    """
+    token_starts = base.to_array("IDX").tolist() if len(base) else []
+    spans = [match.span() for match in CHUNK.finditer(text)]
+    found: Dict[int, Candidate] = {}
+    for index, (chunk_start, chunk_end) in enumerate(spans):
+        first = bisect.bisect_left(token_starts, chunk_start)
+        after = bisect.bisect_left(token_starts, chunk_end, lo=first)
+        chunk = text[chunk_start:chunk_end]
+        one_plain_token = chunk.isalnum() or not any(char.isalnum() for char in chunk)
+        if after - first == 1 and one_plain_token and chunk.lower() not in splittable:
+            continue
+        next_shape = shape(text[spans[index + 1][0]]) if index + 1 < len(spans) else ""
+        for token in base[first:after]:
+            add_token_candidates(text, token, chunk_start, chunk_end, next_shape, splittable, found)
+    return [found[position] for position in sorted(found)]
+
+
+def add_token_candidates(
+    text: str,
+    token: Token,
+    chunk_start: int,
+    chunk_end: int,
+    next_shape: str,
+    splittable: Set[str],
+    found: Dict[int, Candidate],
+) -> None:
+    """The merge candidate at the token's start and its split candidates (see candidates)."""
+    if token.is_space:
+        return
+    start, end = token.idx, token.idx + len(token.text)
+    if start > chunk_start and start not in found:  # else the end of an infix before it, grouped
+        group = start if len(token.text) == 1 and is_infix(text, start) else None
+        found[start] = Candidate(chunk_start, chunk_end, start, True, next_shape, group)
+        if group is not None:
+            found[end] = Candidate(chunk_start, chunk_end, end, True, next_shape, group)
+    if len(token.text) < 2 or token.like_url or token.like_email:
+        return
+    learnt = token.text.lower() in splittable
+    if not learnt and (token.text.isalnum() or not any(char.isalnum() for char in token.text)):
+        return
+    for position in range(start + 1, end):
+        if learnt or text[position - 1].isalnum() != text[position].isalnum():
+            group = position if is_infix(text, position) else None
+            if group is not None or position not in found:
+                found[position] = Candidate(chunk_start, chunk_end, position, False, next_shape, group)
+            if group is not None:
+                found[position + 1] = Candidate(
+                    chunk_start, chunk_end, position + 1, False, next_shape, group
+                )
+
+
+def feature_strings(text: str, candidate: Candidate) -> List[str]:
+    """What the classifier reads at a candidate: the chunk and its shape with the
+    position, the characters around it, what precedes and follows it in the chunk,
+    whether the base tokenizer split there, and the next chunk's first character."""
+    original = text[candidate.chunk_start : candidate.chunk_end]
+    chunk = original.lower()
+    offset = candidate.position - candidate.chunk_start
+    split = int(candidate.base_split)
+    left, right = chunk[:offset], chunk[offset:]
+    left_shape, right_shape = (
+        shape(original[max(0, offset - 2) : offset]),
+        shape(original[offset : offset + 2]),
+    )
+    return [
+        f"base={split}",
+        f"chunk={chunk}@{offset}",
+        f"shape={shape(original)}@{offset}",
+        f"chars={original[offset - 1]}|{original[offset]}",
+        f"shapes={left_shape}|{right_shape}|{split}",
+        f"around={left[-3:]}|{right[:3]}",
+        f"left={left}|{split}",
+        f"right={right}|{split}",
+        f"classes={char_class(original[offset - 1])}{char_class(original[offset])}{split}",
+        f"next={chunk}@{offset}|{candidate.next_chunk_shape}",
+    ]
+
+
+def feature_ids(text: str, candidate: Candidate, bits: int) -> List[int]:
+    """The candidate's features hashed into `2**bits` rows (CRC-32: the same in every process)."""
+    mask = (1 << bits) - 1
+    return [zlib.crc32(feature.encode("utf8")) & mask for feature in feature_strings(text, candidate)]

@@ -1,0 +1,194 @@
+"""spaCy's tokenizer with the token boundaries inside each chunk decided by a classifier
+trained on the treebank (`spacy_torch_tagger.TreebankTokenizer.v1`)."""
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Union
+
+import srsly
+from spacy.language import Language
+from spacy.tokenizer import Tokenizer
+from spacy.tokens import Doc
+from spacy.training import Example
+from spacy.util import registry
+
+from .boundary_candidates import Candidate, candidates, feature_ids, token_boundaries
+from .boundary_classifier import BoundaryClassifier, BoundaryDataError
+
+BASE_FILE = "base"
+BOUNDARIES_FILE = "boundaries.safetensors"
+
+
+class TreebankTokenizer:
+    """Tokenizes with spaCy's rule-based `base` tokenizer, then keeps, removes or adds the
+    boundaries inside each whitespace-delimited chunk as the trained classifier says.
+
+    `initialize` (called by `nlp.initialize`, so by `spacy train`) trains the classifier on
+    the reference docs of the training corpus; untrained, the tokens are the base's. Special
+    cases go to the base: `nlp.tokenizer.add_special_case(...)`; a learnt boundary can still
+    change them.
+    """
+
+    def __init__(self, base: Tokenizer, hash_bits: int, epochs: int, learn_rate: float, seed: int) -> None:
+        self.base = base
+        self.vocab = base.vocab
+        self.classifier = BoundaryClassifier(hash_bits)
+        self.epochs = epochs
+        self.learn_rate = learn_rate
+        self.seed = seed
+
+    def __call__(self, text: str) -> Doc:
+        doc = self.base(text)
+        if not self.classifier.trained or not text:
+            return doc
+        changed = self.changed_boundaries(text, doc)
+        if not changed:
+            return doc
+        return rebuild(doc, token_boundaries(doc) ^ changed)
+
+    def pipe(self, texts: Iterable[str], batch_size: int = 1000) -> Iterator[Doc]:
+        """Tokenize a stream of texts (`batch_size` is accepted as spaCy's tokenizer does)."""
+        for text in texts:
+            yield self(text)
+
+    def add_special_case(self, string: str, substrings: List[Dict]) -> None:
+        """Add a special case to the base tokenizer (see spaCy's Tokenizer.add_special_case)."""
+        self.base.add_special_case(string, substrings)
+
+    def changed_boundaries(self, text: str, doc: Doc) -> Set[int]:
+        """Positions where the classifier disagrees with the base tokenizer."""
+        found = candidates(text, doc, self.classifier.splittable)
+        logits = {
+            found_at.position: self.classifier.score(feature_ids(text, found_at, self.classifier.bits))
+            for found_at in found
+        }
+        groups: Dict[int, List[Candidate]] = defaultdict(list)
+        for candidate in found:
+            if candidate.group is not None:
+                groups[candidate.group].append(candidate)
+        for members in groups.values():
+            mean = sum(logits[member.position] for member in members) / len(members)
+            for member in members:
+                logits[member.position] = mean
+        return {
+            candidate.position
+            for candidate in found
+            if (logits[candidate.position] > 0) != candidate.base_split
+        }
+
+    def initialize(
+        self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None
+    ) -> None:
+        """Train the classifier on the examples' reference docs: their texts and gold token boundaries."""
+        references: Dict[str, Set[int]] = {}
+        for example in get_examples():
+            text = example.reference.text
+            if text and text not in references:
+                references[text] = token_boundaries(example.reference)
+        splittable = set()
+        base_docs = {text: self.base(text) for text in references}
+        for text, doc in base_docs.items():
+            gold = references[text]
+            for token in doc:
+                start, end = token.idx, token.idx + len(token.text)
+                if any(start < boundary < end for boundary in gold):
+                    splittable.add(token.text.lower())
+        rows, labels = [], []
+        for text, doc in base_docs.items():
+            for candidate in candidates(text, doc, splittable):
+                rows.append(feature_ids(text, candidate, self.classifier.bits))
+                labels.append(candidate.position in references[text])
+        self.classifier.fit(rows, labels, splittable, self.epochs, self.learn_rate, self.seed)
+
+    def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
+        return srsly.msgpack_dumps(
+            {BASE_FILE: self.base.to_bytes(exclude=exclude), BOUNDARIES_FILE: self.classifier.to_bytes()}
+        )
+
+    def from_bytes(self, data: bytes, *, exclude: Iterable[str] = tuple()) -> "TreebankTokenizer":
+        try:
+            message = srsly.msgpack_loads(data)
+            base, boundaries = message[BASE_FILE], message[BOUNDARIES_FILE]
+        except (ValueError, TypeError, KeyError) as error:
+            raise BoundaryDataError(
+                f"The tokenizer data is not a TreebankTokenizer's ({error!r}): was the pipeline saved with "
+                "another tokenizer? Keep [nlp.tokenizer] as it was saved, or re-train."
+            ) from error
+        self.base.from_bytes(base, exclude=exclude)
+        self.classifier.from_bytes(boundaries)
+        return self
+
+    def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> None:
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.base.to_disk(folder / BASE_FILE, exclude=exclude)
+        (folder / BOUNDARIES_FILE).write_bytes(self.classifier.to_bytes())
+
+    def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> "TreebankTokenizer":
+        folder = Path(path)
+        missing = [name for name in (BASE_FILE, BOUNDARIES_FILE) if not (folder / name).is_file()]
+        if missing:
+            raise BoundaryDataError(
+                f"{folder} is not a TreebankTokenizer folder: it lacks {', '.join(missing)}. Was the "
+                "pipeline saved with another tokenizer? Keep [nlp.tokenizer] as it was saved, or re-train."
+            )
+        self.base.from_disk(folder / BASE_FILE, exclude=exclude)
+        try:
+            self.classifier.from_bytes((folder / BOUNDARIES_FILE).read_bytes())
+        except BoundaryDataError as error:
+            raise BoundaryDataError(f"{folder / BOUNDARIES_FILE}: {error}") from error
+        return self
+
+
+def treebank_tokenizer(nlp: Language) -> TreebankTokenizer:
+    """The pipeline's tokenizer, which must be a TreebankTokenizer."""
+    if not isinstance(nlp.tokenizer, TreebankTokenizer):
+        raise TypeError(
+            f"The pipeline's tokenizer is {type(nlp.tokenizer).__name__}, not a TreebankTokenizer: set "
+            '[nlp.tokenizer] @tokenizers = "spacy_torch_tagger.TreebankTokenizer.v1".'
+        )
+    return nlp.tokenizer
+
+
+def rebuild(doc: Doc, boundaries: Set[int]) -> Doc:
+    """A new doc of the same text cut at `boundaries` (which hold every token start and end);
+    tokens that keep their span keep the norm the base tokenizer gave them."""
+    text = doc.text
+    columns = doc.to_array(["IDX", "LENGTH", "SPACY", "NORM", "LOWER"]).tolist()
+    gaps = {start + length for start, length, space_after, _, _ in columns if space_after}
+    norms = {
+        (start, start + length): doc[index].norm_
+        for index, (start, length, _, norm, lower) in enumerate(columns)
+        if norm != lower
+    }
+    cuts = sorted(boundaries | {len(text)})
+    words: List[str] = []
+    spaces: List[bool] = []
+    spans: List[Tuple[int, int]] = []
+    for start, end in zip(cuts, cuts[1:], strict=False):
+        if start in gaps and end == start + 1 and spans and spans[-1][1] == start:
+            spaces[-1] = True  # the single space after a token is its whitespace, not a token
+            continue
+        words.append(text[start:end])
+        spaces.append(False)
+        spans.append((start, end))
+    new_doc = Doc(doc.vocab, words=words, spaces=spaces)
+    for index, span in enumerate(spans):
+        if span in norms:
+            new_doc[index].norm_ = norms[span]
+    return new_doc
+
+
+@registry.tokenizers("spacy_torch_tagger.TreebankTokenizer.v1")
+def make_treebank_tokenizer(
+    hash_bits: int = 20, epochs: int = 4, learn_rate: float = 0.05, seed: int = 0
+) -> Callable[[Language], TreebankTokenizer]:
+    """[nlp.tokenizer]: the language's spaCy tokenizer, corrected by boundaries learnt from the
+    training corpus during initialization (`2**hash_bits` feature rows, `epochs` passes of Adam
+    at `learn_rate`, shuffled with `seed`)."""
+    make_base = registry.tokenizers.get("spacy.Tokenizer.v1")()
+
+    def create(nlp: Language) -> TreebankTokenizer:
+        return TreebankTokenizer(make_base(nlp), hash_bits, epochs, learn_rate, seed)
+
+    return create

@@ -1,0 +1,215 @@
+"""spacy_torch_tagger.TreebankTokenizer.v1: spaCy's tokens until trained; after training,
+the treebank's boundaries inside chunks, on unseen words too; the text, whitespace and
+norms kept; saved and loaded safely, by spacy.load through the entry point."""
+
+import random
+from pathlib import Path
+from typing import List, Tuple
+
+import pytest
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.training import Example
+
+from spacy_torch_tagger.tokenization import treebank_tokenizer as treebank_tokenizer_module
+from spacy_torch_tagger.tokenization.boundary_classifier import BoundaryDataError
+from spacy_torch_tagger.tokenization.treebank_tokenizer import (
+    BOUNDARIES_FILE,
+    TreebankTokenizer,
+    treebank_tokenizer,
+)
+
+CONFIG = {"nlp": {"tokenizer": {"@tokenizers": "spacy_torch_tagger.TreebankTokenizer.v1"}}}
+NOUNS = ["cats", "dogs", "tea", "milk", "trains", "books", "maps", "rain", "bread", "music", "paint", "wood"]
+# Gold tokens (word, space after) of sentences whose tokens spaCy's English tokenizer gets wrong:
+# `and/or` and `!!` kept whole, phone numbers kept whole, `wanna` split.
+Sentence = List[Tuple[str, bool]]
+
+
+def sentence(rng: random.Random) -> Sentence:
+    first, second = rng.sample(NOUNS, 2)
+    number = f"{rng.randint(200, 999)}-{rng.randint(1000, 9999)}"
+    kind = rng.randrange(5)
+    if kind == 0:
+        return [(first.capitalize(), True), ("and/or", True), (second, False), ("!!", False)]
+    if kind == 1:
+        return [("Call", True), (number, True), ("for", True), (first, False), (".", False)]
+    if kind == 2:
+        return [("I", True), ("wan", False), ("na", True), ("buy", True), (first, False), (".", False)]
+    if kind == 3:
+        return [("We", True), ("do", False), ("n't", True), ("like", True), (first, False), (".", False)]
+    return [("The", True), (first, True), ("and", True), ("the", True), (second, False), ("!", False)]
+
+
+def treebank_examples(nlp: Language, n_docs: int = 80, seed: int = 0) -> List[Example]:
+    rng = random.Random(seed)
+    examples = []
+    for _ in range(n_docs):
+        words: Sentence = []
+        for _ in range(3):
+            words.extend(sentence(rng))
+            words[-1] = (words[-1][0], True)
+        words[-1] = (words[-1][0], False)
+        reference = Doc(nlp.vocab, words=[word for word, _ in words], spaces=[space for _, space in words])
+        examples.append(Example(nlp.make_doc(reference.text), reference))
+    return examples
+
+
+def trained_nlp(seed: int = 0) -> Language:
+    nlp = spacy.blank("en", config=CONFIG)
+    examples = treebank_examples(nlp)
+    nlp.initialize(lambda: examples)
+    return nlp
+
+
+@pytest.fixture(scope="module")
+def nlp() -> Language:
+    return trained_nlp()
+
+
+def tokens(nlp: Language, text: str) -> List[str]:
+    return [token.text for token in nlp(text)]
+
+
+UNSEEN = {
+    # words never seen in training, in the patterns the treebank showed
+    "Owls and/or bats!!": ["Owls", "and/or", "bats", "!!"],
+    "Call 341-2290 for soup.": ["Call", "341-2290", "for", "soup", "."],
+    "I wanna buy soup.": ["I", "wan", "na", "buy", "soup", "."],
+}
+ORDINARY = ["We don't like soup.", "The owls and the bats!", "Mr. Smith paid $5.50 (in cash) at 3:30 p.m."]
+
+
+def test_untrained_it_gives_spacys_tokens():
+    nlp = spacy.blank("en", config=CONFIG)
+    assert isinstance(nlp.tokenizer, TreebankTokenizer)
+    for text in [*UNSEEN, *ORDINARY]:
+        assert tokens(nlp, text) == [token.text for token in treebank_tokenizer(nlp).base(text)]
+    assert tokens(nlp, "Owls and/or bats!!") != UNSEEN["Owls and/or bats!!"]
+
+
+@pytest.mark.parametrize("text", sorted(UNSEEN))
+def test_trained_it_makes_the_treebanks_tokens_on_unseen_words(nlp, text):
+    assert tokens(nlp, text) == UNSEEN[text]
+
+
+@pytest.mark.parametrize("text", ORDINARY)
+def test_trained_it_keeps_the_tokens_spacy_gets_right(nlp, text):
+    assert tokens(nlp, text) == [token.text for token in treebank_tokenizer(nlp).base(text)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "  Owls and/or bats!!  \n\nI wanna\tgo. ",
+        "Ünïcode and/or 👍🏽!! 341-2290\u00a0x",
+        "",
+        " ",
+        "!!",
+        "and/or",
+    ],
+)
+def test_text_whitespace_and_norms_survive_a_changed_doc(nlp, text):
+    doc = nlp(text)
+    base = treebank_tokenizer(nlp).base(text)
+    assert doc.text == text
+    spans = {(token.idx, token.text): token.norm_ for token in base}
+    for token in doc:
+        if (token.idx, token.text) in spans:
+            assert token.norm_ == spans[(token.idx, token.text)]
+
+
+def test_a_changed_doc_keeps_the_norms_of_the_exceptions(nlp):
+    doc = nlp("I wanna go!! We don't.")
+    assert [token.text for token in doc][:5] == ["I", "wan", "na", "go", "!!"]
+    assert doc[-2].text == "n't" and doc[-2].norm_ == "not"
+
+
+def test_the_same_corpus_and_seed_train_the_same_bytes():
+    assert treebank_tokenizer(trained_nlp()).to_bytes() == treebank_tokenizer(trained_nlp()).to_bytes()
+
+
+def test_spacy_load_restores_it_from_disk_and_bytes(nlp, tmp_path):
+    nlp.to_disk(tmp_path / "pipeline")
+    loaded = spacy.load(tmp_path / "pipeline")
+    assert isinstance(loaded.tokenizer, TreebankTokenizer)
+    fresh = spacy.blank("en", config=CONFIG)
+    treebank_tokenizer(fresh).from_bytes(treebank_tokenizer(nlp).to_bytes())
+    for text in [*UNSEEN, *ORDINARY]:
+        assert tokens(loaded, text) == tokens(nlp, text) == tokens(fresh, text)
+
+
+def saved(nlp: Language, folder: Path) -> Path:
+    nlp.to_disk(folder)
+    return folder / "tokenizer" / BOUNDARIES_FILE
+
+
+def test_a_pickle_in_place_of_the_boundaries_is_refused(nlp, tmp_path):
+    import pickle
+
+    boundaries = saved(nlp, tmp_path / "pipeline")
+    boundaries.write_bytes(pickle.dumps({"rows": [1, 2]}))
+    with pytest.raises(
+        BoundaryDataError, match="not a valid safetensors file.*Pickled files are never loaded"
+    ):
+        spacy.load(tmp_path / "pipeline")
+
+
+def test_a_missing_boundary_file_is_named(nlp, tmp_path):
+    saved(nlp, tmp_path / "pipeline").unlink()
+    with pytest.raises(BoundaryDataError, match=f"lacks {BOUNDARIES_FILE}"):
+        spacy.load(tmp_path / "pipeline")
+
+
+def test_a_pipeline_saved_with_spacys_tokenizer_is_refused_with_a_reason(tmp_path):
+    spacy.blank("en").to_disk(tmp_path / "pipeline")
+    with pytest.raises(BoundaryDataError, match="not a TreebankTokenizer folder"):
+        spacy.load(tmp_path / "pipeline", config=CONFIG)
+
+
+def test_a_different_hash_size_is_refused_with_the_setting_to_use(nlp, tmp_path):
+    nlp.to_disk(tmp_path / "pipeline")
+    with pytest.raises(BoundaryDataError, match="hash_bits = 20 but the config says 18"):
+        spacy.load(tmp_path / "pipeline", config={"nlp": {"tokenizer": {"hash_bits": 18}}})
+
+
+def test_damaged_weights_are_refused(nlp, tmp_path):
+    import numpy
+    import safetensors.numpy
+
+    boundaries = saved(nlp, tmp_path / "pipeline")
+    tensors = safetensors.numpy.load(boundaries.read_bytes())
+    tensors["rows"] = tensors["rows"][:-1]
+    metadata_source = treebank_tokenizer(nlp).classifier.to_bytes()
+    header = metadata_source[8 : 8 + int.from_bytes(metadata_source[:8], "little")]
+    import json
+
+    metadata = json.loads(header)["__metadata__"]
+    boundaries.write_bytes(safetensors.numpy.save(tensors, metadata=metadata))
+    with pytest.raises(BoundaryDataError, match="rows and values do not match"):
+        spacy.load(tmp_path / "pipeline")
+    tensors = safetensors.numpy.load(treebank_tokenizer(nlp).classifier.to_bytes())
+    tensors["values"] = numpy.full_like(tensors["values"], numpy.nan)
+    boundaries.write_bytes(safetensors.numpy.save(tensors, metadata=metadata))
+    with pytest.raises(BoundaryDataError, match="not finite"):
+        spacy.load(tmp_path / "pipeline")
+
+
+def test_special_cases_go_to_the_base_tokenizer(nlp):
+    trained = trained_nlp()
+    treebank_tokenizer(trained).add_special_case("soupy", [{"ORTH": "sou"}, {"ORTH": "py"}])
+    assert tokens(trained, "A soupy day.") == ["A", "sou", "py", "day", "."]
+
+
+def test_both_sides_of_a_one_character_infix_are_decided_together(monkeypatch):
+    """`well-known`: a boundary kept before the hyphen (+1) and removed after it (-3) would
+    give `well`, `-known`; together (mean -1) the word stays whole."""
+    nlp = trained_nlp()
+    tokenizer = treebank_tokenizer(nlp)
+    assert [token.text for token in tokenizer.base("well-known")] == ["well", "-", "known"]
+    monkeypatch.setattr(
+        treebank_tokenizer_module, "feature_ids", lambda text, candidate, bits: [candidate.position]
+    )
+    monkeypatch.setattr(tokenizer.classifier, "score", lambda ids: 1.0 if ids[0] == 4 else -3.0)
+    assert tokens(nlp, "well-known") == ["well-known"]
