@@ -1,0 +1,135 @@
+"""What the treebank tokenizer (spacy_torch_tagger.TreebankTokenizer.v1) learns: gold
+tokens of the dev docs that spaCy's tokenizer and the trained one do not reproduce
+one-to-one, how many chunks it fixes and breaks, its training time and its speed.
+
+The tokenizer is trained as `spacy train` trains it (`nlp.initialize` on the training
+corpus); the dev docs only measure it.
+
+usage: python benchmarks/treebank_tokenizer.py TRAIN.spacy DEV.spacy [--lang en]
+           [--rounds 5] [--output FILE.json]
+"""
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Callable, Dict, List
+
+import spacy
+import torch
+from machine import machine_description
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.training import Corpus, Example
+from tokenization_floor import one_to_one
+
+from spacy_torch_tagger.tokenization.boundary_candidates import CHUNK, token_boundaries
+from spacy_torch_tagger.tokenization.treebank_tokenizer import treebank_tokenizer
+
+
+def treebank_nlp(lang: str) -> Language:
+    """A blank pipeline of the language with the treebank tokenizer."""
+    return spacy.blank(
+        lang, config={"nlp": {"tokenizer": {"@tokenizers": "spacy_torch_tagger.TreebankTokenizer.v1"}}}
+    )
+
+
+def misaligned(tokenize: Callable[[str], Doc], references: List[Doc]) -> int:
+    """Gold tokens the tokenizer does not reproduce one-to-one."""
+    return sum(match < 0 for gold in references for match in one_to_one(Example(tokenize(gold.text), gold)))
+
+
+def chunk_changes(
+    base: Callable[[str], Doc], learnt: Callable[[str], Doc], references: List[Doc]
+) -> Dict[str, int]:
+    """Whitespace-delimited chunks whose tokens the learnt tokenizer made right (fixed) or wrong (broken)."""
+    counts = {"chunks": 0, "base wrong": 0, "fixed": 0, "broken": 0, "still wrong": 0}
+    for gold in references:
+        text = gold.text
+        cuts = {
+            name: token_boundaries(tokenize(text)) for name, tokenize in (("base", base), ("learnt", learnt))
+        }
+        cuts["gold"] = token_boundaries(gold)
+        for match in CHUNK.finditer(text):
+            start, end = match.span()
+            inside = {name: {cut for cut in found if start < cut < end} for name, found in cuts.items()}
+            base_right, learnt_right = inside["base"] == inside["gold"], inside["learnt"] == inside["gold"]
+            counts["chunks"] += 1
+            counts["base wrong"] += int(not base_right)
+            counts["fixed"] += int(learnt_right and not base_right)
+            counts["broken"] += int(base_right and not learnt_right)
+            counts["still wrong"] += int(not base_right and not learnt_right)
+    return counts
+
+
+def words_per_second(tokenize: Callable[[str], Doc], texts: List[str], rounds: int) -> float:
+    """Median over rounds of tokens per second of tokenizing the texts."""
+    speeds = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        tokens = sum(len(tokenize(text)) for text in texts)
+        speeds.append(tokens / (time.perf_counter() - start))
+    return round(statistics.median(speeds))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("train", type=Path)
+    parser.add_argument("dev", type=Path)
+    parser.add_argument("--lang", default="en")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--output", type=Path)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    nlp = treebank_nlp(args.lang)
+    train = list(Corpus(str(args.train))(nlp))
+    dev = [example.reference for example in Corpus(str(args.dev))(nlp)]
+    start = time.perf_counter()
+    nlp.initialize(lambda: train)
+    train_seconds = time.perf_counter() - start
+    learnt = treebank_tokenizer(nlp)
+    base = learnt.base
+    references = {"train": [example.reference for example in train], "dev": dev}
+    result = {
+        "train": str(args.train),
+        "dev": str(args.dev),
+        "lang": args.lang,
+        "gold_tokens": {name: sum(len(doc) for doc in docs) for name, docs in references.items()},
+        "misaligned_gold_tokens": {
+            name: {
+                "spaCy's tokenizer": misaligned(base, docs),
+                "treebank tokenizer": misaligned(learnt, docs),
+            }
+            for name, docs in references.items()
+        },
+        "dev_chunks": chunk_changes(base, learnt, dev),
+        "splittable_tokens": len(learnt.classifier.splittable),
+        "train_seconds": round(train_seconds, 1),
+        "tokens_per_second_dev": {
+            "spaCy's tokenizer": words_per_second(base, [doc.text for doc in dev], args.rounds),
+            "treebank tokenizer": words_per_second(learnt, [doc.text for doc in dev], args.rounds),
+        },
+        "size_bytes": len(learnt.classifier.to_bytes()),
+        "spacy": spacy.__version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "machine": machine_description(),
+    }
+    print(
+        json.dumps(
+            {
+                key: result[key]
+                for key in ("misaligned_gold_tokens", "dev_chunks", "train_seconds", "tokens_per_second_dev")
+            },
+            indent=1,
+        )
+    )
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()
