@@ -3,10 +3,12 @@ tokens of the dev docs that spaCy's tokenizer and the trained one do not reprodu
 one-to-one, how many chunks it fixes and breaks, its training time and its speed.
 
 The tokenizer is trained as `spacy train` trains it (`nlp.initialize` on the training
-corpus); the dev docs only measure it.
+corpus); the dev docs only measure it. Pipelines given as NAME=PIPELINE then tag the dev
+docs from raw text (as `spacy evaluate`) with their own tokenizer and again with this
+trained treebank tokenizer in its place, without retraining the pipeline.
 
-usage: python benchmarks/treebank_tokenizer.py TRAIN.spacy DEV.spacy [--lang en]
-           [--rounds 5] [--output FILE.json]
+usage: python benchmarks/treebank_tokenizer.py TRAIN.spacy DEV.spacy [NAME=PIPELINE ...]
+           [--lang en] [--rounds 5] [--output FILE.json]
 """
 
 import argparse
@@ -24,9 +26,14 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Corpus, Example
 from tokenization_floor import one_to_one
+from train_special_cases import raw_scores
 
 from spacy_torch_tagger.tokenization.boundary_candidates import CHUNK, token_boundaries
-from spacy_torch_tagger.tokenization.treebank_tokenizer import treebank_tokenizer
+from spacy_torch_tagger.tokenization.treebank_tokenizer import (
+    TreebankTokenizer,
+    make_treebank_tokenizer,
+    treebank_tokenizer,
+)
 
 
 def treebank_nlp(lang: str) -> Language:
@@ -74,10 +81,19 @@ def words_per_second(tokenize: Callable[[str], Doc], texts: List[str], rounds: i
     return round(statistics.median(speeds))
 
 
+def with_tokenizer_of(nlp: Language, trained: TreebankTokenizer) -> Language:
+    """The pipeline with a copy of the trained treebank tokenizer, on the pipeline's vocab, as its tokenizer."""
+    tokenizer = make_treebank_tokenizer()(nlp)
+    tokenizer.from_bytes(trained.to_bytes())
+    nlp.tokenizer = tokenizer
+    return nlp
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("train", type=Path)
     parser.add_argument("dev", type=Path)
+    parser.add_argument("pipelines", nargs="*", help="NAME=PIPELINE_DIR")
     parser.add_argument("--lang", default="en")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--output", type=Path)
@@ -117,6 +133,17 @@ def main() -> None:
         "python": platform.python_version(),
         "machine": machine_description(),
     }
+    pipelines: Dict[str, Dict[str, Dict[str, float]]] = {}
+    for item in args.pipelines:
+        name, _, path = item.partition("=")
+        if not path:
+            parser.error(f"{item!r}: give pipelines as NAME=PIPELINE_DIR")
+        tagger = spacy.load(path)
+        own = raw_scores(tagger, args.dev)
+        swapped = raw_scores(with_tokenizer_of(tagger, learnt), args.dev)
+        pipelines[name] = {"own tokenizer": own, "treebank tokenizer": swapped}
+        print(name, pipelines[name], flush=True)
+    result["raw_text_dev"] = pipelines
     print(
         json.dumps(
             {

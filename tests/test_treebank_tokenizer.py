@@ -30,7 +30,7 @@ Sentence = List[Tuple[str, bool]]
 def sentence(rng: random.Random) -> Sentence:
     first, second = rng.sample(NOUNS, 2)
     number = f"{rng.randint(200, 999)}-{rng.randint(1000, 9999)}"
-    kind = rng.randrange(5)
+    kind = rng.randrange(8)
     if kind == 0:
         return [(first.capitalize(), True), ("and/or", True), (second, False), ("!!", False)]
     if kind == 1:
@@ -39,7 +39,14 @@ def sentence(rng: random.Random) -> Sentence:
         return [("I", True), ("wan", False), ("na", True), ("buy", True), (first, False), (".", False)]
     if kind == 3:
         return [("We", True), ("do", False), ("n't", True), ("like", True), (first, False), (".", False)]
-    return [("The", True), (first, True), ("and", True), ("the", True), (second, False), ("!", False)]
+    if kind == 4:
+        return [("The", True), (first, True), ("and", True), ("the", True), (second, False), ("!", False)]
+    # Most of a treebank is punctuation spaCy splits off as the treebank does.
+    if kind == 5:
+        return [("(", False), (first, False), (")", True), (second, False), (",", True), ("yes", False), ("?", False)]
+    if kind == 6:
+        return [('"', False), (first, False), (",", False), ('"', True), ("said", True), (second, False), (":", False)]
+    return [("It", False), ("'s", True), (first, False), (";", True), (second, False), ("...", False)]
 
 
 def treebank_examples(nlp: Language, n_docs: int = 80, seed: int = 0) -> List[Example]:
@@ -174,6 +181,12 @@ def test_a_different_hash_size_is_refused_with_the_setting_to_use(nlp, tmp_path)
         spacy.load(tmp_path / "pipeline", config={"nlp": {"tokenizer": {"hash_bits": 18}}})
 
 
+def test_a_different_prior_is_refused_with_the_setting_to_use(nlp, tmp_path):
+    nlp.to_disk(tmp_path / "pipeline")
+    with pytest.raises(BoundaryDataError, match="base_prior = 2.0 but the config says 0.5"):
+        spacy.load(tmp_path / "pipeline", config={"nlp": {"tokenizer": {"base_prior": 0.5}}})
+
+
 def test_damaged_weights_are_refused(nlp, tmp_path):
     import numpy
     import safetensors.numpy
@@ -192,7 +205,7 @@ def test_damaged_weights_are_refused(nlp, tmp_path):
     tensors = safetensors.numpy.load(treebank_tokenizer(nlp).classifier.to_bytes())
     tensors["values"] = numpy.full_like(tensors["values"], numpy.nan)
     boundaries.write_bytes(safetensors.numpy.save(tensors, metadata=metadata))
-    with pytest.raises(BoundaryDataError, match="not finite"):
+    with pytest.raises(BoundaryDataError, match="not all are finite"):
         spacy.load(tmp_path / "pipeline")
 
 
@@ -211,5 +224,16 @@ def test_both_sides_of_a_one_character_infix_are_decided_together(monkeypatch):
     monkeypatch.setattr(
         treebank_tokenizer_module, "feature_ids", lambda text, candidate, bits: [candidate.position]
     )
-    monkeypatch.setattr(tokenizer.classifier, "score", lambda ids: 1.0 if ids[0] == 4 else -3.0)
+    monkeypatch.setattr(tokenizer.classifier, "score", lambda ids, base_split: 1.0 if ids[0] == 4 else -3.0)
     assert tokens(nlp, "well-known") == ["well-known"]
+
+
+def test_one_example_does_not_overrule_the_base_tokenizer_many_do():
+    """`??` kept whole once in the treebank leaves spaCy's `? ?`; `!!` kept whole in about
+    fifty sentences makes `!!` one token."""
+    nlp = spacy.blank("en", config=CONFIG)
+    once = Doc(nlp.vocab, words=["Why", "??"], spaces=[False, False])
+    examples = [*treebank_examples(nlp), Example(nlp.make_doc(once.text), once)]
+    nlp.initialize(lambda: examples)
+    assert tokens(nlp, "Why??") == ["Why", "?", "?"]
+    assert tokens(nlp, "Why!!") == ["Why", "!!"]

@@ -14,7 +14,7 @@ from ..errors import ModelFileError
 FORMAT = "spacy_torch_tagger.boundaries"
 VERSION = 1
 METADATA_KEY = "spacy_torch_tagger"
-BATCH_SIZE = 4096
+MAX_ITERATIONS = 500
 
 
 class BoundaryDataError(ModelFileError):
@@ -22,70 +22,81 @@ class BoundaryDataError(ModelFileError):
 
 
 class BoundaryClassifier:
-    """Weights per hashed feature row and a bias; a position is a boundary when their sum is positive.
+    """Weights per hashed feature row; a position is a boundary when the weights of its features
+    plus the prior sum to more than zero. The prior, `base_prior` towards what the base tokenizer
+    did there, is fixed and there is no free bias to cancel it: every weight is penalised, so
+    only what the treebank shows often enough overrules the base.
 
     Until trained (or loaded trained) it decides nothing: `trained` is False and the
     tokenizer keeps its base tokens.
     """
 
-    def __init__(self, bits: int) -> None:
+    def __init__(self, bits: int, base_prior: float) -> None:
         if not 8 <= bits <= 26:
             raise ValueError(
                 f"hash_bits must be between 8 and 26, not {bits}: 2**hash_bits feature rows are kept."
             )
+        if not (base_prior >= 0 and numpy.isfinite(base_prior)):
+            raise ValueError(f"base_prior must be a finite number >= 0, not {base_prior}.")
         self.bits = bits
+        self.base_prior = float(base_prior)
         self.weights = numpy.zeros(0, dtype=numpy.float32)
-        self.bias = 0.0
         self.splittable: Set[str] = set()
         self.trained = False
 
-    def score(self, ids: Sequence[int]) -> float:
-        """The logit of a boundary at a position with these feature rows."""
-        return float(self.weights[list(ids)].sum(dtype=numpy.float64)) + self.bias
+    def score(self, ids: Sequence[int], base_split: bool) -> float:
+        """The logit of a boundary at a position with these feature rows, where the base split or not."""
+        prior = self.base_prior if base_split else -self.base_prior
+        return float(self.weights[list(ids)].sum(dtype=numpy.float64)) + prior
 
     def fit(
         self,
         rows: List[List[int]],
+        base_splits: List[bool],
         labels: List[bool],
         splittable: Iterable[str],
-        epochs: int,
-        learn_rate: float,
-        seed: int,
+        l2: float,
     ) -> None:
-        """Train on candidate rows (feature ids, rows of one length) and whether each is a gold boundary."""
+        """Fit the weights to candidate rows (feature ids, rows of one length), whether the base
+        split there, and whether each is a gold boundary: the log-loss summed over the rows plus
+        `l2 / 2` times the squared weights, minimised by L-BFGS (a convex problem: no learning rate,
+        epochs or shuffling). A pattern seen once cannot outweigh the prior; seen often, it does."""
         self.splittable = set(splittable)
-        weights = torch.zeros(1 << self.bits, requires_grad=True)
-        bias = torch.zeros(1, requires_grad=True)
-        if rows:
-            ids = torch.tensor(rows, dtype=torch.long)
-            targets = torch.tensor(labels, dtype=torch.float32)
-            optimizer = torch.optim.Adam([weights, bias], lr=learn_rate)
-            generator = torch.Generator().manual_seed(seed)
-            for _ in range(epochs):
-                order = torch.randperm(len(rows), generator=generator)
-                for begin in range(0, len(rows), BATCH_SIZE):
-                    batch = order[begin : begin + BATCH_SIZE]
-                    logits = weights[ids[batch]].sum(dim=1) + bias
-                    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets[batch])
-                    optimizer.zero_grad()
-                    loss.backward()
-                    optimizer.step()
-        self.weights = weights.detach().numpy().astype(numpy.float32)
-        self.bias = float(bias.item())
+        self.weights = numpy.zeros(1 << self.bits, dtype=numpy.float32)
         self.trained = bool(rows)
+        if not rows:
+            return
+        used, compact = torch.unique(torch.tensor(rows, dtype=torch.long), return_inverse=True)
+        targets = torch.tensor(labels, dtype=torch.float64)
+        priors = torch.tensor(
+            [self.base_prior if split else -self.base_prior for split in base_splits], dtype=torch.float64
+        )
+        weights = torch.zeros(len(used), dtype=torch.float64, requires_grad=True)
+        optimizer = torch.optim.LBFGS([weights], max_iter=MAX_ITERATIONS, line_search_fn="strong_wolfe")
+
+        def objective() -> torch.Tensor:
+            optimizer.zero_grad()
+            logits = weights[compact].sum(dim=1) + priors
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="sum")
+            loss = loss + l2 / 2 * weights.pow(2).sum()
+            loss.backward()
+            return loss
+
+        optimizer.step(objective)
+        self.weights[used.numpy()] = weights.detach().numpy().astype(numpy.float32)
 
     def to_bytes(self) -> bytes:
-        """The non-zero weights, the bias and the splittable tokens as a safetensors file."""
+        """The non-zero weights and the splittable tokens as a safetensors file."""
         rows = numpy.flatnonzero(self.weights).astype(numpy.int64)
         tensors: Dict[str, numpy.ndarray] = {
             "rows": rows,
             "values": self.weights[rows].astype(numpy.float32),
-            "bias": numpy.array([self.bias], dtype=numpy.float32),
         }
         settings = {
             "format": FORMAT,
             "version": VERSION,
             "bits": self.bits,
+            "base_prior": self.base_prior,
             "trained": self.trained,
             "splittable": sorted(self.splittable),
         }
@@ -103,6 +114,12 @@ class BoundaryClassifier:
                 f"The saved tokenizer boundaries use hash_bits = {bits} but the config says {self.bits}: "
                 f"set [nlp.tokenizer] hash_bits = {bits}, or re-train."
             )
+        prior = settings["base_prior"]
+        if prior != self.base_prior:
+            raise BoundaryDataError(
+                f"The saved tokenizer boundaries were trained with base_prior = {prior} but the config says "
+                f"{self.base_prior}: set [nlp.tokenizer] base_prior = {prior}, or re-train."
+            )
         rows, values = tensors["rows"], tensors["values"]
         if rows.shape != values.shape or (len(rows) and (rows.min() < 0 or rows.max() >= 1 << bits)):
             raise BoundaryDataError(
@@ -111,7 +128,6 @@ class BoundaryClassifier:
         weights = numpy.zeros(1 << bits, dtype=numpy.float32)
         weights[rows] = values
         self.weights = weights
-        self.bias = float(tensors["bias"][0])
         self.splittable = set(settings["splittable"])
         self.trained = settings["trained"]
         return self
@@ -145,23 +161,20 @@ def read_boundary_file(data: bytes) -> Tuple[Dict[str, numpy.ndarray], Dict[str,
     if not (
         isinstance(settings.get("bits"), int)
         and 8 <= settings["bits"] <= 26
+        and isinstance(settings.get("base_prior"), float)
         and isinstance(settings.get("trained"), bool)
         and isinstance(splittable, list)
         and all(isinstance(item, str) for item in splittable)
     ):
         raise BoundaryDataError(
-            "The tokenizer boundary file's metadata is damaged (bits, trained or splittable tokens)."
+            "The tokenizer boundary file's metadata is damaged (bits, base_prior, trained or splittable)."
         )
-    expected = {"rows": numpy.int64, "values": numpy.float32, "bias": numpy.float32}
+    expected = {"rows": numpy.int64, "values": numpy.float32}
     for name, dtype in expected.items():
         if name not in tensors or tensors[name].dtype != dtype or tensors[name].ndim != 1:
             raise BoundaryDataError(
                 f"The tokenizer boundary file lacks a 1-d {numpy.dtype(dtype).name} tensor '{name}'."
             )
-    if len(tensors["bias"]) != 1 or not all(
-        numpy.isfinite(tensors[name]).all() for name in ("values", "bias")
-    ):
-        raise BoundaryDataError(
-            "The tokenizer boundary weights are damaged: not finite, or the bias is not one number."
-        )
+    if not numpy.isfinite(tensors["values"]).all():
+        raise BoundaryDataError("The tokenizer boundary weights are damaged: not all are finite.")
     return tensors, settings

@@ -29,13 +29,11 @@ class TreebankTokenizer:
     change them.
     """
 
-    def __init__(self, base: Tokenizer, hash_bits: int, epochs: int, learn_rate: float, seed: int) -> None:
+    def __init__(self, base: Tokenizer, hash_bits: int, base_prior: float, l2: float) -> None:
         self.base = base
         self.vocab = base.vocab
-        self.classifier = BoundaryClassifier(hash_bits)
-        self.epochs = epochs
-        self.learn_rate = learn_rate
-        self.seed = seed
+        self.classifier = BoundaryClassifier(hash_bits, base_prior)
+        self.l2 = l2
 
     def __call__(self, text: str) -> Doc:
         doc = self.base(text)
@@ -59,7 +57,9 @@ class TreebankTokenizer:
         """Positions where the classifier disagrees with the base tokenizer."""
         found = candidates(text, doc, self.classifier.splittable)
         logits = {
-            found_at.position: self.classifier.score(feature_ids(text, found_at, self.classifier.bits))
+            found_at.position: self.classifier.score(
+                feature_ids(text, found_at, self.classifier.bits), found_at.base_split
+            )
             for found_at in found
         }
         groups: Dict[int, List[Candidate]] = defaultdict(list)
@@ -93,12 +93,13 @@ class TreebankTokenizer:
                 start, end = token.idx, token.idx + len(token.text)
                 if any(start < boundary < end for boundary in gold):
                     splittable.add(token.text.lower())
-        rows, labels = [], []
+        rows, base_splits, labels = [], [], []
         for text, doc in base_docs.items():
             for candidate in candidates(text, doc, splittable):
                 rows.append(feature_ids(text, candidate, self.classifier.bits))
+                base_splits.append(candidate.base_split)
                 labels.append(candidate.position in references[text])
-        self.classifier.fit(rows, labels, splittable, self.epochs, self.learn_rate, self.seed)
+        self.classifier.fit(rows, base_splits, labels, splittable, self.l2)
 
     def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
         return srsly.msgpack_dumps(
@@ -181,14 +182,19 @@ def rebuild(doc: Doc, boundaries: Set[int]) -> Doc:
 
 @registry.tokenizers("spacy_torch_tagger.TreebankTokenizer.v1")
 def make_treebank_tokenizer(
-    hash_bits: int = 20, epochs: int = 4, learn_rate: float = 0.05, seed: int = 0
+    hash_bits: int = 20, base_prior: float = 2.0, l2: float = 4.0
 ) -> Callable[[Language], TreebankTokenizer]:
     """[nlp.tokenizer]: the language's spaCy tokenizer, corrected by boundaries learnt from the
-    training corpus during initialization (`2**hash_bits` feature rows, `epochs` passes of Adam
-    at `learn_rate`, shuffled with `seed`)."""
+    training corpus during initialization: `2**hash_bits` feature rows, a fixed logit of
+    `base_prior` towards the base tokenizer's decision, and an L2 penalty `l2` on the weights
+    (the larger, the more examples a pattern needs to overrule the base)."""
     make_base = registry.tokenizers.get("spacy.Tokenizer.v1")()
 
     def create(nlp: Language) -> TreebankTokenizer:
-        return TreebankTokenizer(make_base(nlp), hash_bits, epochs, learn_rate, seed)
+        if l2 <= 0:
+            raise ValueError(
+                f"[nlp.tokenizer] l2 must be > 0, not {l2}: it keeps one example from overruling the base."
+            )
+        return TreebankTokenizer(make_base(nlp), hash_bits, base_prior, l2)
 
     return create
