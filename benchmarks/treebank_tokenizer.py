@@ -82,7 +82,7 @@ def words_per_second(tokenize: Callable[[str], Doc], texts: List[str], rounds: i
 
 
 def with_tokenizer_of(nlp: Language, trained: TreebankTokenizer) -> Language:
-    """The pipeline with a copy of the trained treebank tokenizer, on the pipeline's vocab, as its tokenizer."""
+    """The pipeline with a copy of the trained treebank tokenizer (on its vocab) as its tokenizer."""
     tokenizer = make_treebank_tokenizer()(nlp)
     tokenizer.from_bytes(trained.to_bytes())
     nlp.tokenizer = tokenizer
