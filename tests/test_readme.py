@@ -19,6 +19,7 @@ from spacy_torch_tagger.layers.architectures import (
     build_transformer_network,
 )
 from spacy_torch_tagger.pipeline.factory import make_torch_tagger
+from spacy_torch_tagger.tokenization.treebank_tokenizer import make_treebank_tokenizer
 
 from conftest import REPO, corpus_examples, update_steps
 
@@ -53,6 +54,14 @@ def _config_value(value: object) -> str:
 def test_architecture_tables_list_every_key_with_the_code_default(heading: str, function: Callable):
     documented = _table(heading)
     parameters = inspect.signature(function).parameters
+    assert set(documented) == set(parameters)
+    for name, parameter in parameters.items():
+        assert documented[name] == _config_value(parameter.default), name
+
+
+def test_tokenizer_table_lists_every_key_with_the_code_default():
+    documented = _table("### `spacy_torch_tagger.TreebankTokenizer.v1`")
+    parameters = inspect.signature(make_treebank_tokenizer).parameters
     assert set(documented) == set(parameters)
     for name, parameter in parameters.items():
         assert documented[name] == _config_value(parameter.default), name

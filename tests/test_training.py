@@ -15,6 +15,8 @@ from spacy.training import Example
 from spacy.training.converters import conllu_to_docs
 from thinc.api import Adam, Config, fix_random_seed
 
+from spacy_torch_tagger.tokenization.treebank_tokenizer import treebank_tokenizer
+
 from conftest import REPO
 
 
@@ -33,6 +35,33 @@ def test_spacy_train_runs_the_demo_config(tmp_path):
     assert performance["pos_acc"] > 0.75, performance
     doc = nlp("The dog ate the apple.")
     assert [token.pos_ for token in doc] == ["DET", "NOUN", "VERB", "DET", "NOUN", "PUNCT"]
+
+
+@pytest.mark.slow
+def test_spacy_train_trains_the_treebank_tokenizer_given_as_an_override(tmp_path):
+    """`--nlp.tokenizer` swaps the tokenizer of a shipped config; spacy train fits it in
+    initialize, saves it, and spacy.load brings it back trained."""
+    tokenizer = '{"@tokenizers": "spacy_torch_tagger.TreebankTokenizer.v1"}'
+    command = ["configs/demo.cfg", "--output", str(tmp_path), "--nlp.tokenizer", tokenizer]
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy", "train", *command, "--training.max_steps", "20"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "model-best" / "tokenizer" / "boundaries.safetensors").is_file()
+    nlp = spacy.load(tmp_path / "model-best")
+    assert treebank_tokenizer(nlp).classifier.trained
+    assert [token.text for token in nlp("The dog ate the apple.")] == [
+        "The",
+        "dog",
+        "ate",
+        "the",
+        "apple",
+        ".",
+    ]
 
 
 def _ewt_examples(nlp: Language, path: Path, n_sents: int) -> List[Example]:

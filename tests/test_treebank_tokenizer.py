@@ -43,9 +43,9 @@ def sentence(rng: random.Random) -> Sentence:
         return [("The", True), (first, True), ("and", True), ("the", True), (second, False), ("!", False)]
     # Most of a treebank is punctuation spaCy splits off as the treebank does.
     if kind == 5:
-        return [("(", False), (first, False), (")", True), (second, False), (",", True), ("yes", False), ("?", False)]
+        return [("(", False), (first, False), (")", True), (second, False), (",", True), ("yes", False)]
     if kind == 6:
-        return [('"', False), (first, False), (",", False), ('"', True), ("said", True), (second, False), (":", False)]
+        return [('"', False), (first, False), (",", False), ('"', True), ("said", True), (second, False)]
     return [("It", False), ("'s", True), (first, False), (";", True), (second, False), ("...", False)]
 
 
