@@ -5,7 +5,8 @@ one-to-one, how many chunks it fixes and breaks, its training time and its speed
 The tokenizer is trained as `spacy train` trains it (`nlp.initialize` on the training
 corpus); the dev docs only measure it. Pipelines given as NAME=PIPELINE then tag the dev
 docs from raw text (as `spacy evaluate`) with their own tokenizer and again with this
-trained treebank tokenizer in its place, without retraining the pipeline.
+trained treebank tokenizer in its place, without retraining the pipeline, and `nlp.pipe`
+over the raw dev texts is timed both ways (one torch thread, alternating rounds).
 
 usage: python benchmarks/treebank_tokenizer.py TRAIN.spacy DEV.spacy [NAME=PIPELINE ...]
            [--lang en] [--rounds 5] [--output FILE.json]
@@ -71,14 +72,36 @@ def chunk_changes(
     return counts
 
 
-def words_per_second(tokenize: Callable[[str], Doc], texts: List[str], rounds: int) -> float:
-    """Median over rounds of tokens per second of tokenizing the texts."""
+def words_per_second(
+    tokenize: Callable[[str], Doc], texts: List[str], rounds: int, keep_decisions: bool = False
+) -> float:
+    """Median over rounds of tokens per second of tokenizing the texts. The treebank tokenizer
+    starts each round with no decisions kept (as on texts it has not seen), unless
+    `keep_decisions`: then every chunk was decided in an earlier pass."""
     speeds = []
     for _ in range(rounds):
+        if isinstance(tokenize, TreebankTokenizer) and not keep_decisions:
+            tokenize.decided.clear()
         start = time.perf_counter()
         tokens = sum(len(tokenize(text)) for text in texts)
         speeds.append(tokens / (time.perf_counter() - start))
     return round(statistics.median(speeds))
+
+
+def pipeline_speeds(pipelines: List[Language], texts: List[str], rounds: int) -> List[float]:
+    """Median words/s of `nlp.pipe` over the texts for each pipeline, the pipelines alternating
+    within every round (a fresh treebank tokenizer's decisions cleared first)."""
+    speeds: List[List[float]] = [[] for _ in pipelines]
+    for pipeline in pipelines:
+        list(pipeline.pipe(texts[:20]))  # warm-up
+    for _ in range(rounds):
+        for index, pipeline in enumerate(pipelines):
+            if isinstance(pipeline.tokenizer, TreebankTokenizer):
+                pipeline.tokenizer.decided.clear()
+            start = time.perf_counter()
+            words = sum(len(doc) for doc in pipeline.pipe(texts))
+            speeds[index].append(words / (time.perf_counter() - start))
+    return [round(statistics.median(found)) for found in speeds]
 
 
 def with_tokenizer_of(nlp: Language, trained: TreebankTokenizer) -> Language:
@@ -126,6 +149,9 @@ def main() -> None:
         "tokens_per_second_dev": {
             "spaCy's tokenizer": words_per_second(base, [doc.text for doc in dev], args.rounds),
             "treebank tokenizer": words_per_second(learnt, [doc.text for doc in dev], args.rounds),
+            "treebank tokenizer, decisions kept from a pass before": words_per_second(
+                learnt, [doc.text for doc in dev], args.rounds, keep_decisions=True
+            ),
         },
         "size_bytes": len(learnt.classifier.to_bytes()),
         "spacy": spacy.__version__,
@@ -133,15 +159,20 @@ def main() -> None:
         "python": platform.python_version(),
         "machine": machine_description(),
     }
-    pipelines: Dict[str, Dict[str, Dict[str, float]]] = {}
+    pipelines: Dict[str, Dict[str, object]] = {}
     for item in args.pipelines:
         name, _, path = item.partition("=")
         if not path:
             parser.error(f"{item!r}: give pipelines as NAME=PIPELINE_DIR")
-        tagger = spacy.load(path)
-        own = raw_scores(tagger, args.dev)
-        swapped = raw_scores(with_tokenizer_of(tagger, learnt), args.dev)
-        pipelines[name] = {"own tokenizer": own, "treebank tokenizer": swapped}
+        own, swapped = spacy.load(path), with_tokenizer_of(spacy.load(path), learnt)
+        texts = [doc.text for doc in dev]
+        pipelines[name] = {
+            "own tokenizer": raw_scores(own, args.dev),
+            "treebank tokenizer": raw_scores(swapped, args.dev),
+            "words per second, own and treebank tokenizer": pipeline_speeds(
+                [own, swapped], texts, args.rounds
+            ),
+        }
         print(name, pipelines[name], flush=True)
     result["raw_text_dev"] = pipelines
     print(

@@ -237,3 +237,43 @@ def test_one_example_does_not_overrule_the_base_tokenizer_many_do():
     nlp.initialize(lambda: examples)
     assert tokens(nlp, "Why??") == ["Why", "?", "?"]
     assert tokens(nlp, "Why!!") == ["Why", "!!"]
+
+
+def test_the_same_text_gets_the_same_tokens_alone_after_others_and_in_another_process(nlp):
+    """Decisions kept per chunk do not change tokens; the pickled tokenizer (nlp.pipe with
+    n_process > 1) starts without them and tokenizes the same."""
+    import pickle
+
+    texts = [*UNSEEN, *ORDINARY, "Owls and/or bats!! Call 341-2290."]
+    tokenizer = treebank_tokenizer(nlp)
+    alone = {}
+    for text in texts:
+        tokenizer.decided.clear()
+        alone[text] = [token.text for token in tokenizer(text)]
+    second_pass = list(tokenizer.pipe(texts * 2))[len(texts) :]
+    after_others = {text: [token.text for token in doc] for text, doc in zip(texts, second_pass, strict=True)}
+    assert after_others == alone
+    assert tokenizer.decided
+    copy = pickle.loads(pickle.dumps(tokenizer))
+    assert not copy.decided
+    assert {text: [token.text for token in copy(text)] for text in texts} == alone
+    assert [[token.text for token in doc] for doc in nlp.pipe(texts, n_process=2)] == [
+        alone[text] for text in texts
+    ]
+
+
+def test_decisions_are_kept_per_chunk_and_what_follows_it(monkeypatch):
+    """A classifier that reads the next chunk (here: merge everything before an upper-case
+    word) decides `bats!!` anew for each next chunk, whatever was decided before."""
+    nlp = trained_nlp()
+    monkeypatch.setattr(
+        treebank_tokenizer_module,
+        "feature_ids",
+        lambda text, candidate, bits: [candidate.next_chunk_shape == "X"],
+    )
+    monkeypatch.setattr(
+        treebank_tokenizer(nlp).classifier, "score", lambda ids, base_split: -5.0 if ids[0] else 5.0
+    )
+    for _ in range(2):
+        assert tokens(nlp, "bats!! x") == ["bats", "!", "!", "x"]
+        assert tokens(nlp, "bats!! X") == ["bats!!", "X"]

@@ -4,7 +4,7 @@ changed, and the string features a classifier reads there."""
 import bisect
 import re
 import zlib
-from typing import Dict, List, NamedTuple, Optional, Set
+from typing import Dict, Iterator, List, NamedTuple, Optional, Set, Tuple
 
 from spacy.tokens import Doc, Token
 
@@ -56,19 +56,25 @@ def is_infix(text: str, start: int) -> bool:
     )
 
 
-def candidates(text: str, base: Doc, splittable: Set[str]) -> List[Candidate]:
-    """The positions to decide in the base tokenizer's doc of `text`.
+class Chunk(NamedTuple):
+    """A whitespace-delimited chunk to decide: its characters, the base tokens in it
+    (`first` to `after`, starting at `token_offsets` from the chunk's start) and the shape of
+    the next chunk's first character."""
 
-    Every base boundary inside a chunk may be removed (a merge). A position inside a
-    base token may become a boundary (a split) where letters or digits meet other
-    characters, or anywhere in a token the training treebank split inside (`splittable`,
-    lower-cased); never inside a URL or e-mail address. A chunk that is one base token of
-    only letters and digits, or of neither, has none unless it is splittable: most chunks
-    are skipped without looking at their tokens.
-    """
+    start: int
+    end: int
+    first: int
+    after: int
+    token_offsets: Tuple[int, ...]
+    next_shape: str
+
+
+def chunks_to_decide(text: str, base: Doc, splittable: Set[str]) -> Iterator[Chunk]:
+    """The chunks of `text` that hold a candidate (see `candidates`). A chunk that is one base
+    token of only letters and digits, or of neither, has none unless it is splittable: most
+    chunks are skipped without looking at their tokens."""
     token_starts = base.to_array("IDX").tolist() if len(base) else []
     spans = [match.span() for match in CHUNK.finditer(text)]
-    found: Dict[int, Candidate] = {}
     for index, (chunk_start, chunk_end) in enumerate(spans):
         first = bisect.bisect_left(token_starts, chunk_start)
         after = bisect.bisect_left(token_starts, chunk_end, lo=first)
@@ -77,9 +83,31 @@ def candidates(text: str, base: Doc, splittable: Set[str]) -> List[Candidate]:
         if after - first == 1 and one_plain_token and chunk.lower() not in splittable:
             continue
         next_shape = shape(text[spans[index + 1][0]]) if index + 1 < len(spans) else ""
-        for token in base[first:after]:
-            add_token_candidates(text, token, chunk_start, chunk_end, next_shape, splittable, found)
+        offsets = tuple(start - chunk_start for start in token_starts[first:after])
+        yield Chunk(chunk_start, chunk_end, first, after, offsets, next_shape)
+
+
+def chunk_candidates(text: str, base: Doc, chunk: Chunk, splittable: Set[str]) -> List[Candidate]:
+    """The positions to decide in one chunk, in order.
+
+    Every base boundary inside the chunk may be removed (a merge). A position inside a
+    base token may become a boundary (a split) where letters or digits meet other
+    characters, or anywhere in a token the training treebank split inside (`splittable`,
+    lower-cased); never inside a URL or e-mail address.
+    """
+    found: Dict[int, Candidate] = {}
+    for token in base[chunk.first : chunk.after]:
+        add_token_candidates(text, token, chunk.start, chunk.end, chunk.next_shape, splittable, found)
     return [found[position] for position in sorted(found)]
+
+
+def candidates(text: str, base: Doc, splittable: Set[str]) -> List[Candidate]:
+    """The positions to decide in the base tokenizer's doc of `text`, chunk by chunk."""
+    return [
+        candidate
+        for chunk in chunks_to_decide(text, base, splittable)
+        for candidate in chunk_candidates(text, base, chunk, splittable)
+    ]
 
 
 def add_token_candidates(

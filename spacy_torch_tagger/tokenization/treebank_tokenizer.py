@@ -3,7 +3,7 @@ trained on the treebank (`spacy_torch_tagger.TreebankTokenizer.v1`)."""
 
 from collections import defaultdict
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Union
 
 import srsly
 from spacy.language import Language
@@ -12,11 +12,19 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import registry
 
-from .boundary_candidates import Candidate, candidates, feature_ids, token_boundaries
+from .boundary_candidates import (
+    Candidate,
+    candidates,
+    chunk_candidates,
+    chunks_to_decide,
+    feature_ids,
+    token_boundaries,
+)
 from .boundary_classifier import BoundaryClassifier, BoundaryDataError
 
 BASE_FILE = "base"
 BOUNDARIES_FILE = "boundaries.safetensors"
+CACHED_CHUNKS = 100_000
 
 
 class TreebankTokenizer:
@@ -34,6 +42,8 @@ class TreebankTokenizer:
         self.vocab = base.vocab
         self.classifier = BoundaryClassifier(hash_bits, base_prior)
         self.l2 = l2
+        # (chunk text, base token offsets, next chunk's first character shape) -> changed offsets
+        self.decided: Dict[Tuple[str, Tuple[int, ...], str], Tuple[int, ...]] = {}
 
     def __call__(self, text: str) -> Doc:
         doc = self.base(text)
@@ -54,13 +64,33 @@ class TreebankTokenizer:
         self.base.add_special_case(string, substrings)
 
     def changed_boundaries(self, text: str, doc: Doc) -> Set[int]:
-        """Positions where the classifier disagrees with the base tokenizer."""
-        found = candidates(text, doc, self.classifier.splittable)
+        """Positions where the classifier disagrees with the base tokenizer. A chunk's decisions
+        depend only on its characters, its base tokens and the next chunk's first character,
+        so they are kept per chunk (up to CACHED_CHUNKS of them) and reused."""
+        splittable = self.classifier.splittable
+        changed: Set[int] = set()
+        for chunk in chunks_to_decide(text, doc, splittable):
+            key = (text[chunk.start : chunk.end], chunk.token_offsets, chunk.next_shape)
+            offsets = self.decided.get(key)
+            if offsets is None:
+                found = chunk_candidates(text, doc, chunk, splittable)
+                offsets = tuple(
+                    candidate.position - chunk.start for candidate in self.disagreements(text, found)
+                )
+                if len(self.decided) >= CACHED_CHUNKS:
+                    self.decided.clear()
+                self.decided[key] = offsets
+            changed.update(chunk.start + offset for offset in offsets)
+        return changed
+
+    def disagreements(self, text: str, found: List[Candidate]) -> List[Candidate]:
+        """The candidates (of one chunk) where the classifier disagrees with the base; the
+        members of a group share the mean of their logits."""
         logits = {
-            found_at.position: self.classifier.score(
-                feature_ids(text, found_at, self.classifier.bits), found_at.base_split
+            candidate.position: self.classifier.score(
+                feature_ids(text, candidate, self.classifier.bits), candidate.base_split
             )
-            for found_at in found
+            for candidate in found
         }
         groups: Dict[int, List[Candidate]] = defaultdict(list)
         for candidate in found:
@@ -70,11 +100,13 @@ class TreebankTokenizer:
             mean = sum(logits[member.position] for member in members) / len(members)
             for member in members:
                 logits[member.position] = mean
-        return {
-            candidate.position
-            for candidate in found
-            if (logits[candidate.position] > 0) != candidate.base_split
-        }
+        return [candidate for candidate in found if (logits[candidate.position] > 0) != candidate.base_split]
+
+    def __getstate__(self) -> Dict[str, Any]:
+        """Pickled (for nlp.pipe with n_process > 1) without the cached decisions."""
+        state = self.__dict__.copy()
+        state["decided"] = {}
+        return state
 
     def initialize(
         self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None
@@ -100,6 +132,7 @@ class TreebankTokenizer:
                 base_splits.append(candidate.base_split)
                 labels.append(candidate.position in references[text])
         self.classifier.fit(rows, base_splits, labels, splittable, self.l2)
+        self.decided.clear()
 
     def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
         return srsly.msgpack_dumps(
@@ -117,6 +150,7 @@ class TreebankTokenizer:
             ) from error
         self.base.from_bytes(base, exclude=exclude)
         self.classifier.from_bytes(boundaries)
+        self.decided.clear()
         return self
 
     def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> None:
@@ -136,6 +170,7 @@ class TreebankTokenizer:
         self.base.from_disk(folder / BASE_FILE, exclude=exclude)
         try:
             self.classifier.from_bytes((folder / BOUNDARIES_FILE).read_bytes())
+            self.decided.clear()
         except BoundaryDataError as error:
             raise BoundaryDataError(f"{folder / BOUNDARIES_FILE}: {error}") from error
         return self
