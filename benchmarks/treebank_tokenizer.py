@@ -107,7 +107,7 @@ def pipeline_speeds(pipelines: List[Language], texts: List[str], rounds: int) ->
 def with_tokenizer_of(nlp: Language, trained: TreebankTokenizer) -> Language:
     """The pipeline with a copy of the trained treebank tokenizer (on its vocab) as its tokenizer."""
     tokenizer = make_treebank_tokenizer()(nlp)
-    tokenizer.from_bytes(trained.to_bytes())
+    tokenizer.from_bytes(trained.to_bytes(exclude=["vocab"]), exclude=["vocab"])  # keep the pipeline's vocab
     nlp.tokenizer = tokenizer
     return nlp
 

@@ -3,6 +3,7 @@ the treebank's boundaries inside chunks, on unseen words too; the text, whitespa
 norms kept; saved and loaded safely, by spacy.load through the entry point."""
 
 import random
+import re
 from pathlib import Path
 from typing import List, Tuple
 
@@ -13,6 +14,7 @@ from spacy.tokens import Doc
 from spacy.training import Example
 
 from spacy_torch_tagger.tokenization import treebank_tokenizer as treebank_tokenizer_module
+from spacy_torch_tagger.tokenization.boundary_candidates import candidates, chunks_to_decide, token_boundaries
 from spacy_torch_tagger.tokenization.boundary_classifier import BoundaryDataError
 from spacy_torch_tagger.tokenization.treebank_tokenizer import (
     BOUNDARIES_FILE,
@@ -63,7 +65,7 @@ def treebank_examples(nlp: Language, n_docs: int = 80, seed: int = 0) -> List[Ex
     return examples
 
 
-def trained_nlp(seed: int = 0) -> Language:
+def trained_nlp() -> Language:
     nlp = spacy.blank("en", config=CONFIG)
     examples = treebank_examples(nlp)
     nlp.initialize(lambda: examples)
@@ -127,13 +129,20 @@ def test_text_whitespace_and_norms_survive_a_changed_doc(nlp, text):
             assert token.norm_ == spans[(token.idx, token.text)]
 
 
-def test_a_changed_doc_keeps_the_norms_of_the_exceptions(nlp):
+def test_a_changed_doc_keeps_the_norms_of_the_exceptions_only_on_unchanged_tokens(monkeypatch):
+    nlp = trained_nlp()
     doc = nlp("I wanna go!! We don't.")
     assert [token.text for token in doc][:5] == ["I", "wan", "na", "go", "!!"]
     assert doc[-2].text == "n't" and doc[-2].norm_ == "not"
+    # Merging `do` and `n't` (every base boundary removed) leaves no norm of a piece on the whole.
+    monkeypatch.setattr(treebank_tokenizer(nlp).classifier, "score", lambda ids, base_split: -5.0)
+    treebank_tokenizer(nlp).decided.clear()
+    merged = nlp("We don't.")
+    assert [token.text for token in merged] == ["We", "don't."]
+    assert merged[1].norm_ == "don't."
 
 
-def test_the_same_corpus_and_seed_train_the_same_bytes():
+def test_the_same_corpus_trains_the_same_bytes():
     assert treebank_tokenizer(trained_nlp()).to_bytes() == treebank_tokenizer(trained_nlp()).to_bytes()
 
 
@@ -209,7 +218,7 @@ def test_damaged_weights_are_refused(nlp, tmp_path):
         spacy.load(tmp_path / "pipeline")
 
 
-def test_special_cases_go_to_the_base_tokenizer(nlp):
+def test_special_cases_go_to_the_base_tokenizer():
     trained = trained_nlp()
     treebank_tokenizer(trained).add_special_case("soupy", [{"ORTH": "sou"}, {"ORTH": "py"}])
     assert tokens(trained, "A soupy day.") == ["A", "sou", "py", "day", "."]
@@ -277,3 +286,70 @@ def test_decisions_are_kept_per_chunk_and_what_follows_it(monkeypatch):
     for _ in range(2):
         assert tokens(nlp, "bats!! x") == ["bats", "!", "!", "x"]
         assert tokens(nlp, "bats!! X") == ["bats!!", "X"]
+
+
+def always_split(nlp: Language, monkeypatch) -> TreebankTokenizer:
+    """The pipeline's tokenizer with a classifier that votes "boundary" at every candidate."""
+    tokenizer = treebank_tokenizer(nlp)
+    monkeypatch.setattr(tokenizer.classifier, "score", lambda ids, base_split: 5.0)
+    return tokenizer
+
+
+ABBREVIATED = ["Ask Mr.Smith now.", "e.g.Paris and St.Louis", "Dr.Who-fans", "x3-y.z"]
+
+
+@pytest.mark.parametrize("text", ABBREVIATED)
+def test_each_candidate_knows_whether_the_base_split_there(nlp, text):
+    tokenizer = treebank_tokenizer(nlp)
+    base = tokenizer.base(text)
+    boundaries = token_boundaries(base)
+    found = candidates(text, base, tokenizer.classifier.splittable)
+    assert found
+    assert [candidate.base_split for candidate in found] == [
+        candidate.position in boundaries for candidate in found
+    ]
+
+
+def test_a_classifier_that_keeps_every_boundary_keeps_the_abbreviations_apart(monkeypatch):
+    tokenizer = always_split(trained_nlp(), monkeypatch)
+    assert [token.text for token in tokenizer("Ask Mr.Smith now.")] == ["Ask", "Mr", ".", "Smith", "now", "."]
+
+
+def test_urls_mail_links_combining_marks_and_long_chunks_are_never_split(monkeypatch):
+    tokenizer = always_split(trained_nlp(), monkeypatch)
+    for word in ["mailto:john@example.com", "https://example.com/a-b?c=d", "cafe\u0301", "राजभाषा"]:
+        assert [token.text for token in tokenizer(word)] == [word]
+    long_chunk = "a," * 200
+    assert [token.text for token in tokenizer(long_chunk)] == [
+        token.text for token in tokenizer.base(long_chunk)
+    ]
+    assert not list(chunks_to_decide(long_chunk, tokenizer.base(long_chunk), set()))
+
+
+def test_spacys_tokenizer_settings_are_the_bases():
+    nlp = trained_nlp()
+    tokenizer = treebank_tokenizer(nlp)
+    assert tokenizer.infix_finditer == tokenizer.base.infix_finditer
+    assert tokens(nlp, "fooxbar") == ["fooxbar"]
+    tokenizer.infix_finditer = re.compile("x").finditer
+    assert tokens(nlp, "fooxbar") == ["foo", "x", "bar"]
+    assert tokenizer.explain("fooxbar") == tokenizer.base.explain("fooxbar")
+    with pytest.raises(AttributeError):
+        tokenizer.no_such_setting  # noqa: B018
+
+
+def test_damaged_base_data_is_named_and_the_loaded_tokenizer_stays_as_it_was(nlp, tmp_path):
+    nlp.to_disk(tmp_path / "pipeline")
+    (tmp_path / "pipeline" / "tokenizer" / "base").write_bytes(b"\x93\x01")
+    with pytest.raises(BoundaryDataError, match="tokenizer/base: spaCy's tokenizer data in it is damaged"):
+        spacy.load(tmp_path / "pipeline")
+    tokenizer = treebank_tokenizer(trained_nlp())
+    tokenizer.add_special_case("xyz", [{"ORTH": "x"}, {"ORTH": "yz"}])
+    with pytest.raises(BoundaryDataError):
+        tokenizer.from_disk(tmp_path / "pipeline" / "tokenizer")
+    assert [token.text for token in tokenizer("xyz")] == ["x", "yz"]
+
+
+def test_a_language_with_its_own_tokenizer_is_refused():
+    with pytest.raises(ValueError, match="keep that language's own"):
+        spacy.blank("zh", config=CONFIG)

@@ -3,12 +3,16 @@ changed, and the string features a classifier reads there."""
 
 import bisect
 import re
+import unicodedata
 import zlib
 from typing import Dict, Iterator, List, NamedTuple, Optional, Set, Tuple
 
 from spacy.tokens import Doc, Token
 
 CHUNK = re.compile(r"\S+")
+# Longer chunks (a CSV line, minified JSON, a ===== rule) keep the base tokenizer's tokens:
+# their features grow with their length, and treebanks hardly hold any.
+MAX_CHUNK_LENGTH = 200
 
 
 class Candidate(NamedTuple):
@@ -46,13 +50,24 @@ def token_boundaries(doc: Doc) -> Set[int]:
     return set(columns[:, 0].tolist()) | set((columns[:, 0] + columns[:, 1]).tolist())
 
 
+def is_word_char(char: str) -> bool:
+    """A letter, a digit, or a combining mark (part of the letter before it: Devanagari
+    vowel signs, decomposed accents)."""
+    return char.isalnum() or unicodedata.category(char).startswith("M")
+
+
+def is_word(text: str) -> bool:
+    """Only word characters."""
+    return text.isalnum() or all(is_word_char(char) for char in text)
+
+
 def is_infix(text: str, start: int) -> bool:
-    """A single non-alphanumeric character with alphanumerics on both sides."""
+    """A single non-word character with word characters on both sides."""
     return (
         0 < start < len(text) - 1
-        and not text[start].isalnum()
-        and text[start - 1].isalnum()
-        and text[start + 1].isalnum()
+        and not is_word_char(text[start])
+        and is_word_char(text[start - 1])
+        and is_word_char(text[start + 1])
     )
 
 
@@ -71,15 +86,17 @@ class Chunk(NamedTuple):
 
 def chunks_to_decide(text: str, base: Doc, splittable: Set[str]) -> Iterator[Chunk]:
     """The chunks of `text` that hold a candidate (see `candidates`). A chunk that is one base
-    token of only letters and digits, or of neither, has none unless it is splittable: most
-    chunks are skipped without looking at their tokens."""
+    token of only word characters, or of none, has none unless it is splittable: most chunks
+    are skipped without looking at their tokens. Chunks over MAX_CHUNK_LENGTH are skipped."""
     token_starts = base.to_array("IDX").tolist() if len(base) else []
     spans = [match.span() for match in CHUNK.finditer(text)]
     for index, (chunk_start, chunk_end) in enumerate(spans):
         first = bisect.bisect_left(token_starts, chunk_start)
         after = bisect.bisect_left(token_starts, chunk_end, lo=first)
+        if chunk_end - chunk_start > MAX_CHUNK_LENGTH:
+            continue
         chunk = text[chunk_start:chunk_end]
-        one_plain_token = chunk.isalnum() or not any(char.isalnum() for char in chunk)
+        one_plain_token = is_word(chunk) or not any(is_word_char(char) for char in chunk)
         if after - first == 1 and one_plain_token and chunk.lower() not in splittable:
             continue
         next_shape = shape(text[spans[index + 1][0]]) if index + 1 < len(spans) else ""
@@ -91,9 +108,9 @@ def chunk_candidates(text: str, base: Doc, chunk: Chunk, splittable: Set[str]) -
     """The positions to decide in one chunk, in order.
 
     Every base boundary inside the chunk may be removed (a merge). A position inside a
-    base token may become a boundary (a split) where letters or digits meet other
+    base token may become a boundary (a split) where word characters meet other
     characters, or anywhere in a token the training treebank split inside (`splittable`,
-    lower-cased); never inside a URL or e-mail address.
+    lower-cased); never inside a URL, an e-mail address or a `mailto:` link.
     """
     found: Dict[int, Candidate] = {}
     for token in base[chunk.first : chunk.after]:
@@ -128,20 +145,20 @@ def add_token_candidates(
         found[start] = Candidate(chunk_start, chunk_end, start, True, next_shape, group)
         if group is not None:
             found[end] = Candidate(chunk_start, chunk_end, end, True, next_shape, group)
-    if len(token.text) < 2 or token.like_url or token.like_email:
+    if len(token.text) < 2 or token.like_url or token.like_email or token.lower_.startswith("mailto:"):
         return
     learnt = token.text.lower() in splittable
-    if not learnt and (token.text.isalnum() or not any(char.isalnum() for char in token.text)):
+    if not learnt and (is_word(token.text) or not any(is_word_char(char) for char in token.text)):
         return
     for position in range(start + 1, end):
-        if learnt or text[position - 1].isalnum() != text[position].isalnum():
+        if learnt or is_word_char(text[position - 1]) != is_word_char(text[position]):
             group = position if is_infix(text, position) else None
             if group is not None or position not in found:
                 found[position] = Candidate(chunk_start, chunk_end, position, False, next_shape, group)
             if group is not None:
-                found[position + 1] = Candidate(
-                    chunk_start, chunk_end, position + 1, False, next_shape, group
-                )
+                # The infix may end the token (`Mr.` before `Smith`): there the base did split.
+                after = position + 1
+                found[after] = Candidate(chunk_start, chunk_end, after, after == end, next_shape, group)
 
 
 def feature_strings(text: str, candidate: Candidate) -> List[str]:

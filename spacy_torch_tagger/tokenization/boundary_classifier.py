@@ -82,7 +82,12 @@ class BoundaryClassifier:
             loss.backward()
             return loss
 
-        optimizer.step(objective)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # the same sums in the same order on any machine: the same bytes
+        try:
+            optimizer.step(objective)
+        finally:
+            torch.set_num_threads(threads)
         self.weights[used.numpy()] = weights.detach().numpy().astype(numpy.float32)
 
     def to_bytes(self) -> bytes:
@@ -121,10 +126,6 @@ class BoundaryClassifier:
                 f"{self.base_prior}: set [nlp.tokenizer] base_prior = {prior}, or re-train."
             )
         rows, values = tensors["rows"], tensors["values"]
-        if rows.shape != values.shape or (len(rows) and (rows.min() < 0 or rows.max() >= 1 << bits)):
-            raise BoundaryDataError(
-                "The saved tokenizer boundary weights are damaged: rows and values do not match."
-            )
         weights = numpy.zeros(1 << bits, dtype=numpy.float32)
         weights[rows] = values
         self.weights = weights
@@ -152,16 +153,18 @@ def read_boundary_file(data: bytes) -> Tuple[Dict[str, numpy.ndarray], Dict[str,
         raise BoundaryDataError(
             f"The tokenizer boundary file's metadata is missing or damaged ({error!r})."
         ) from error
-    if described != (FORMAT, VERSION):
+    if described[0] != FORMAT or type(described[1]) is not int or described[1] != VERSION:
         raise BoundaryDataError(
             f"The tokenizer boundary file is not {FORMAT} version {VERSION} (it says {described[0]!r}, "
             f"version {described[1]!r}): restore the pipeline folder or re-train."
         )
     splittable = settings.get("splittable")
     if not (
-        isinstance(settings.get("bits"), int)
+        type(settings.get("bits")) is int
         and 8 <= settings["bits"] <= 26
         and isinstance(settings.get("base_prior"), float)
+        and numpy.isfinite(settings["base_prior"])
+        and settings["base_prior"] >= 0
         and isinstance(settings.get("trained"), bool)
         and isinstance(splittable, list)
         and all(isinstance(item, str) for item in splittable)
@@ -177,4 +180,14 @@ def read_boundary_file(data: bytes) -> Tuple[Dict[str, numpy.ndarray], Dict[str,
             )
     if not numpy.isfinite(tensors["values"]).all():
         raise BoundaryDataError("The tokenizer boundary weights are damaged: not all are finite.")
+    rows = tensors["rows"]
+    if len(rows) != len(tensors["values"]):
+        raise BoundaryDataError("The tokenizer boundary weights are damaged: rows and values do not match.")
+    if len(rows) and (rows.min() < 0 or rows.max() >= 1 << settings["bits"] or (numpy.diff(rows) <= 0).any()):
+        raise BoundaryDataError(
+            "The tokenizer boundary weights are damaged: rows must rise strictly, "
+            f"from 0 to below 2**{settings['bits']}."
+        )
+    if rows.size and not settings["trained"]:
+        raise BoundaryDataError("The tokenizer boundary file holds weights but says it was never trained.")
     return tensors, settings

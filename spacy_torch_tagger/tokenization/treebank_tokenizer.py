@@ -1,6 +1,8 @@
 """spaCy's tokenizer with the token boundaries inside each chunk decided by a classifier
 trained on the treebank (`spacy_torch_tagger.TreebankTokenizer.v1`)."""
 
+import re
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Union
@@ -21,10 +23,22 @@ from .boundary_candidates import (
     token_boundaries,
 )
 from .boundary_classifier import BoundaryClassifier, BoundaryDataError
+from .rebuild import rebuild
 
+BASE_TOKENIZER = "spacy.Tokenizer.v1"
 BASE_FILE = "base"
 BOUNDARIES_FILE = "boundaries.safetensors"
-CACHED_CHUNKS = 100_000
+CACHED_CHUNKS = 20_000
+# spaCy's tokenizer settings, read and set on the base tokenizer through this one.
+BASE_SETTINGS = (
+    "rules",
+    "prefix_search",
+    "suffix_search",
+    "infix_finditer",
+    "token_match",
+    "url_match",
+    "faster_heuristics",
+)
 
 
 class TreebankTokenizer:
@@ -33,8 +47,8 @@ class TreebankTokenizer:
 
     `initialize` (called by `nlp.initialize`, so by `spacy train`) trains the classifier on
     the reference docs of the training corpus; untrained, the tokens are the base's. Special
-    cases go to the base: `nlp.tokenizer.add_special_case(...)`; a learnt boundary can still
-    change them.
+    cases and spaCy's tokenizer settings (`infix_finditer`, `token_match`, ...) go to the base:
+    `nlp.tokenizer.add_special_case(...)`; a learnt boundary can still change their tokens.
     """
 
     def __init__(self, base: Tokenizer, hash_bits: int, base_prior: float, l2: float) -> None:
@@ -53,6 +67,22 @@ class TreebankTokenizer:
         if not changed:
             return doc
         return rebuild(doc, token_boundaries(doc) ^ changed)
+
+    def __getattr__(self, name: str) -> Any:
+        """spaCy's tokenizer settings (BASE_SETTINGS) are the base tokenizer's."""
+        if name in BASE_SETTINGS:
+            return getattr(self.__dict__["base"], name)
+        raise AttributeError(f"'TreebankTokenizer' object has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in BASE_SETTINGS:
+            setattr(self.base, name, value)  # decisions kept per chunk are keyed by its base tokens
+        else:
+            super().__setattr__(name, value)
+
+    def explain(self, text: str) -> List[Tuple[str, str]]:
+        """spaCy's explanation of the base tokenizer's tokens (before the learnt boundaries)."""
+        return self.base.explain(text)
 
     def pipe(self, texts: Iterable[str], batch_size: int = 1000) -> Iterator[Doc]:
         """Tokenize a stream of texts (`batch_size` is accepted as spaCy's tokenizer does)."""
@@ -120,10 +150,10 @@ class TreebankTokenizer:
         splittable = set()
         base_docs = {text: self.base(text) for text in references}
         for text, doc in base_docs.items():
-            gold = references[text]
+            gold = sorted(references[text])
             for token in doc:
                 start, end = token.idx, token.idx + len(token.text)
-                if any(start < boundary < end for boundary in gold):
+                if bisect_right(gold, start) < bisect_left(gold, end):  # a gold boundary inside
                     splittable.add(token.text.lower())
         rows, base_splits, labels = [], [], []
         for text, doc in base_docs.items():
@@ -148,10 +178,29 @@ class TreebankTokenizer:
                 f"The tokenizer data is not a TreebankTokenizer's ({error!r}): was the pipeline saved with "
                 "another tokenizer? Keep [nlp.tokenizer] as it was saved, or re-train."
             ) from error
-        self.base.from_bytes(base, exclude=exclude)
-        self.classifier.from_bytes(boundaries)
+        classifier = self.new_classifier().from_bytes(boundaries)
+        self.base = self.loaded_base(base, exclude, "the tokenizer data")
+        self.classifier = classifier
         self.decided.clear()
         return self
+
+    def loaded_base(self, data: bytes, exclude: Iterable[str], source: str) -> Tokenizer:
+        """A copy of the base tokenizer with `data` loaded into it: damaged data is a
+        BoundaryDataError naming its source, and leaves this tokenizer as it was."""
+        copy = Tokenizer(self.vocab)
+        copy.from_bytes(self.base.to_bytes(exclude=["vocab"]), exclude=["vocab"])
+        try:
+            copy.from_bytes(data, exclude=exclude)
+        except (ValueError, TypeError, KeyError, re.error) as error:
+            raise BoundaryDataError(
+                f"{source}: spaCy's tokenizer data in it is damaged ({error!r}). "
+                "Restore the pipeline folder or re-train."
+            ) from error
+        return copy
+
+    def new_classifier(self) -> BoundaryClassifier:
+        """An untrained classifier with this one's settings (checked before anything is replaced)."""
+        return BoundaryClassifier(self.classifier.bits, self.classifier.base_prior)
 
     def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> None:
         folder = Path(path)
@@ -167,12 +216,13 @@ class TreebankTokenizer:
                 f"{folder} is not a TreebankTokenizer folder: it lacks {', '.join(missing)}. Was the "
                 "pipeline saved with another tokenizer? Keep [nlp.tokenizer] as it was saved, or re-train."
             )
-        self.base.from_disk(folder / BASE_FILE, exclude=exclude)
         try:
-            self.classifier.from_bytes((folder / BOUNDARIES_FILE).read_bytes())
-            self.decided.clear()
+            classifier = self.new_classifier().from_bytes((folder / BOUNDARIES_FILE).read_bytes())
         except BoundaryDataError as error:
             raise BoundaryDataError(f"{folder / BOUNDARIES_FILE}: {error}") from error
+        self.base = self.loaded_base((folder / BASE_FILE).read_bytes(), exclude, str(folder / BASE_FILE))
+        self.classifier = classifier
+        self.decided.clear()
         return self
 
 
@@ -186,35 +236,6 @@ def treebank_tokenizer(nlp: Language) -> TreebankTokenizer:
     return nlp.tokenizer
 
 
-def rebuild(doc: Doc, boundaries: Set[int]) -> Doc:
-    """A new doc of the same text cut at `boundaries` (which hold every token start and end);
-    tokens that keep their span keep the norm the base tokenizer gave them."""
-    text = doc.text
-    columns = doc.to_array(["IDX", "LENGTH", "SPACY", "NORM", "LOWER"]).tolist()
-    gaps = {start + length for start, length, space_after, _, _ in columns if space_after}
-    norms = {
-        (start, start + length): doc[index].norm_
-        for index, (start, length, _, norm, lower) in enumerate(columns)
-        if norm != lower
-    }
-    cuts = sorted(boundaries | {len(text)})
-    words: List[str] = []
-    spaces: List[bool] = []
-    spans: List[Tuple[int, int]] = []
-    for start, end in zip(cuts, cuts[1:], strict=False):
-        if start in gaps and end == start + 1 and spans and spans[-1][1] == start:
-            spaces[-1] = True  # the single space after a token is its whitespace, not a token
-            continue
-        words.append(text[start:end])
-        spaces.append(False)
-        spans.append((start, end))
-    new_doc = Doc(doc.vocab, words=words, spaces=spaces)
-    for index, span in enumerate(spans):
-        if span in norms:
-            new_doc[index].norm_ = norms[span]
-    return new_doc
-
-
 @registry.tokenizers("spacy_torch_tagger.TreebankTokenizer.v1")
 def make_treebank_tokenizer(
     hash_bits: int = 20, base_prior: float = 2.0, l2: float = 4.0
@@ -223,9 +244,15 @@ def make_treebank_tokenizer(
     training corpus during initialization: `2**hash_bits` feature rows, a fixed logit of
     `base_prior` towards the base tokenizer's decision, and an L2 penalty `l2` on the weights
     (the larger, the more examples a pattern needs to overrule the base)."""
-    make_base = registry.tokenizers.get("spacy.Tokenizer.v1")()
+    make_base = registry.tokenizers.get(BASE_TOKENIZER)()
 
     def create(nlp: Language) -> TreebankTokenizer:
+        own = type(nlp).Defaults.config.get("nlp", {}).get("tokenizer", {}).get("@tokenizers", BASE_TOKENIZER)
+        if own != BASE_TOKENIZER:
+            raise ValueError(
+                f"TreebankTokenizer corrects spaCy's rule-based tokenizer ({BASE_TOKENIZER}), but "
+                f"'{nlp.lang}' tokenizes with {own}: keep that language's own [nlp.tokenizer]."
+            )
         if l2 <= 0:
             raise ValueError(
                 f"[nlp.tokenizer] l2 must be > 0, not {l2}: it keeps one example from overruling the base."
