@@ -14,7 +14,13 @@ from spacy.tokens import Doc
 from spacy.training import Example
 
 from spacy_torch_tagger.tokenization import treebank_tokenizer as treebank_tokenizer_module
-from spacy_torch_tagger.tokenization.boundary_candidates import candidates, chunks_to_decide, token_boundaries
+from spacy_torch_tagger.tokenization.boundary_candidates import (
+    candidates,
+    char_class,
+    chunks_to_decide,
+    shape,
+    token_boundaries,
+)
 from spacy_torch_tagger.tokenization.boundary_classifier import BoundaryDataError
 from spacy_torch_tagger.tokenization.treebank_tokenizer import (
     BOUNDARIES_FILE,
@@ -353,3 +359,9 @@ def test_damaged_base_data_is_named_and_the_loaded_tokenizer_stays_as_it_was(nlp
 def test_a_language_with_its_own_tokenizer_is_refused():
     with pytest.raises(ValueError, match="keep that language's own"):
         spacy.blank("zh", config=CONFIG)
+
+
+@pytest.mark.parametrize("text", ["Ab1-!?_ ~", "ÉTÉ, ü 3½", "".join(chr(code) for code in range(128))])
+def test_a_shape_is_one_class_per_character(text):
+    assert shape(text) == "".join(char_class(char) for char in text)
+    assert shape("Mr.Smith-42") == "Xx.Xxxxx-dd"

@@ -37,8 +37,13 @@ def char_class(char: str) -> str:
     return char
 
 
+ASCII_CLASSES = str.maketrans({chr(code): char_class(chr(code)) for code in range(128)})
+
+
 def shape(text: str) -> str:
     """The text as character classes, one per character."""
+    if text.isascii():
+        return text.translate(ASCII_CLASSES)
     return "".join(char_class(char) for char in text)
 
 
