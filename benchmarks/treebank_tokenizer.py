@@ -6,7 +6,8 @@ The tokenizer is trained as `spacy train` trains it (`nlp.initialize` on the tra
 corpus); the dev docs only measure it. Pipelines given as NAME=PIPELINE then tag the dev
 docs from raw text (as `spacy evaluate`) with their own tokenizer and again with this
 trained treebank tokenizer in its place, without retraining the pipeline, and `nlp.pipe`
-over the raw dev texts is timed both ways (one torch thread, alternating rounds).
+over the raw dev texts is timed both ways (one torch thread, alternating rounds). Beside spaCy's
+scores, UPOS counted per gold token that one predicted token covers exactly (word-aligned).
 
 usage: python benchmarks/treebank_tokenizer.py TRAIN.spacy DEV.spacy [NAME=PIPELINE ...]
            [--lang en] [--rounds 5] [--output FILE.json]
@@ -104,6 +105,18 @@ def pipeline_speeds(pipelines: List[Language], texts: List[str], rounds: int) ->
     return [round(statistics.median(found)) for found in speeds]
 
 
+def word_aligned_upos(nlp: Language, references: List[Doc]) -> float:
+    """UPOS over the gold tokens from raw text, a gold token right only when one predicted
+    token covers exactly it and has its UPOS (as word-level scores such as CoNLL 2018's count;
+    spaCy's scorer also credits a gold token split into pieces when one piece has its tag)."""
+    right = total = 0
+    for reference, doc in zip(references, nlp.pipe(reference.text for reference in references), strict=True):
+        for gold_index, match in enumerate(one_to_one(Example(doc, reference))):
+            total += 1
+            right += int(match >= 0 and doc[match].pos_ == reference[gold_index].pos_)
+    return round(100 * right / total, 2)
+
+
 def with_tokenizer_of(nlp: Language, trained: TreebankTokenizer) -> Language:
     """The pipeline with a copy of the trained treebank tokenizer (on its vocab) as its tokenizer."""
     tokenizer = make_treebank_tokenizer()(nlp)
@@ -169,6 +182,10 @@ def main() -> None:
         pipelines[name] = {
             "own tokenizer": raw_scores(own, args.dev),
             "treebank tokenizer": raw_scores(swapped, args.dev),
+            "word-aligned UPOS, own and treebank tokenizer": [
+                word_aligned_upos(own, dev),
+                word_aligned_upos(swapped, dev),
+            ],
             "words per second, own and treebank tokenizer": pipeline_speeds(
                 [own, swapped], texts, args.rounds
             ),
