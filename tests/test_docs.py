@@ -10,6 +10,7 @@ import configparser
 import json
 import re
 import shlex
+import shutil
 from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional, Set
 
@@ -137,10 +138,12 @@ def test_links_to_a_heading_name_one_that_exists():
 
 @pytest.fixture(scope="module")
 def pipeline_folder(tmp_path_factory, trained_nlp) -> Path:
-    """A working directory holding training/model-best, the pipeline the docs load."""
+    """A working directory holding training/model-best, the pipeline the docs load, and the
+    bundled corpus/ they train on."""
     folder = tmp_path_factory.mktemp("docs")
     (folder / "training").mkdir()
     trained_nlp.to_disk(folder / "training" / "model-best")
+    shutil.copytree(REPO / "corpus", folder / "corpus")
     return folder
 
 

@@ -365,3 +365,19 @@ def test_a_language_with_its_own_tokenizer_is_refused():
 def test_a_shape_is_one_class_per_character(text):
     assert shape(text) == "".join(char_class(char) for char in text)
     assert shape("Mr.Smith-42") == "Xx.Xxxxx-dd"
+
+
+def test_a_pipeline_trained_with_spacys_tokenizer_takes_it_without_retraining(trained_nlp, tmp_path):
+    """The recipe of docs/treebank-tokenizer.md: load with the tokenizer left out and the
+    treebank tokenizer configured, fit it, save; the network is the trained one."""
+    trained_nlp.to_disk(tmp_path / "trained")
+    nlp = spacy.load(tmp_path / "trained", exclude=["tokenizer"], config=CONFIG)
+    examples = treebank_examples(nlp)
+    treebank_tokenizer(nlp).initialize(lambda: examples)
+    nlp.to_disk(tmp_path / "with_treebank_tokens")
+    reloaded = spacy.load(tmp_path / "with_treebank_tokens")
+    assert tokens(reloaded, "Owls and/or bats!!") == UNSEEN["Owls and/or bats!!"]
+    plain = "The dog ate the apple."
+    assert [(token.text, token.tag_, token.pos_) for token in reloaded(plain)] == [
+        (token.text, token.tag_, token.pos_) for token in trained_nlp(plain)
+    ]
