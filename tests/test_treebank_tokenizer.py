@@ -5,7 +5,7 @@ norms kept; saved and loaded safely, by spacy.load through the entry point."""
 import random
 import re
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Tuple, Union
 
 import pytest
 import spacy
@@ -381,3 +381,32 @@ def test_a_pipeline_trained_with_spacys_tokenizer_takes_it_without_retraining(tr
     assert [(token.text, token.tag_, token.pos_) for token in reloaded(plain)] == [
         (token.text, token.tag_, token.pos_) for token in trained_nlp(plain)
     ]
+
+
+def test_one_example_does_not_overrule_spacy_through_the_gold_tokens_augmenter():
+    """with_gold_tokens yields each doc and then each of its sentences: the tokenizer counts
+    such a sentence once, so a single `Why??` kept whole in a two-sentence doc stays `? ?`."""
+    from spacy_torch_tagger.pipeline.gold_tokens_augmenter import with_gold_tokens
+
+    nlp = spacy.blank("en", config=CONFIG)
+    words = ["Why", "??", "Owls", "and/or", "bats", "!"]
+    spaces = [False, True, True, True, False, False]
+    starts: List[Union[bool, int, None]] = [True, False, True, False, False, False]
+    once = Doc(nlp.vocab, words=words, spaces=spaces, sent_starts=starts)
+    examples = [*treebank_examples(nlp), Example(nlp.make_doc(once.text), once)]
+    augmented = [augmented for example in examples for augmented in with_gold_tokens(nlp, example)]
+    assert len(augmented) > len(examples)
+    nlp.initialize(lambda: augmented)
+    assert tokens(nlp, "Why??") == ["Why", "?", "?"]
+
+
+def test_a_new_classifier_starts_without_the_old_ones_decisions(monkeypatch):
+    nlp = trained_nlp()
+    tokenizer = treebank_tokenizer(nlp)
+    assert tokens(nlp, "Owls and/or bats!!") == UNSEEN["Owls and/or bats!!"]
+    tokenizer.classifier = tokenizer.new_classifier()  # untrained: spaCy's tokens
+    always = tokenizer.new_classifier()
+    always.trained = True
+    monkeypatch.setattr(always, "score", lambda ids, base_split: 5.0 if base_split else -5.0)
+    tokenizer.classifier = always
+    assert tokens(nlp, "Owls and/or bats!!") == [token.text for token in tokenizer.base("Owls and/or bats!!")]

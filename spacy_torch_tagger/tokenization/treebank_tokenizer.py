@@ -70,15 +70,18 @@ class TreebankTokenizer:
 
     def __getattr__(self, name: str) -> Any:
         """spaCy's tokenizer settings (BASE_SETTINGS) are the base tokenizer's."""
-        if name in BASE_SETTINGS:
-            return getattr(self.__dict__["base"], name)
+        base = self.__dict__.get("base")
+        if name in BASE_SETTINGS and base is not None:
+            return getattr(base, name)
         raise AttributeError(f"'TreebankTokenizer' object has no attribute {name!r}")
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in BASE_SETTINGS:
             setattr(self.base, name, value)  # decisions kept per chunk are keyed by its base tokens
-        else:
-            super().__setattr__(name, value)
+            return
+        super().__setattr__(name, value)
+        if name == "classifier" and "decided" in self.__dict__:
+            self.decided.clear()  # they were another classifier's
 
     def explain(self, text: str) -> List[Tuple[str, str]]:
         """spaCy's explanation of the base tokenizer's tokens (before the learnt boundaries)."""
@@ -141,12 +144,24 @@ class TreebankTokenizer:
     def initialize(
         self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None
     ) -> None:
-        """Train the classifier on the examples' reference docs: their texts and gold token boundaries."""
+        """Train the classifier on the examples' reference docs: their texts and gold token
+        boundaries, each text once. A reference that is one sentence of another (as the
+        with_gold_tokens augmenter yields them) is left out, so that no pattern counts twice
+        against the L2 penalty."""
         references: Dict[str, Set[int]] = {}
+        sentences_of_longer_docs: Set[str] = set()
         for example in get_examples():
-            text = example.reference.text
+            reference = example.reference
+            text = reference.text
             if text and text not in references:
-                references[text] = token_boundaries(example.reference)
+                references[text] = token_boundaries(reference)
+                if reference.has_annotation("SENT_START") and len(list(reference.sents)) > 1:
+                    sentences_of_longer_docs.update(sentence.text.strip() for sentence in reference.sents)
+        references = {
+            text: boundaries
+            for text, boundaries in references.items()
+            if text.strip() not in sentences_of_longer_docs
+        }
         splittable = set()
         base_docs = {text: self.base(text) for text in references}
         for text, doc in base_docs.items():
@@ -185,18 +200,18 @@ class TreebankTokenizer:
         return self
 
     def loaded_base(self, data: bytes, exclude: Iterable[str], source: str) -> Tokenizer:
-        """A copy of the base tokenizer with `data` loaded into it: damaged data is a
+        """A new base tokenizer with `data` loaded into it (spaCy's from_bytes resets every
+        setting first, so nothing of the old one is kept): damaged data is a
         BoundaryDataError naming its source, and leaves this tokenizer as it was."""
-        copy = Tokenizer(self.vocab)
-        copy.from_bytes(self.base.to_bytes(exclude=["vocab"]), exclude=["vocab"])
+        loaded = Tokenizer(self.vocab)
         try:
-            copy.from_bytes(data, exclude=exclude)
+            loaded.from_bytes(data, exclude=exclude)
         except (ValueError, TypeError, KeyError, re.error) as error:
             raise BoundaryDataError(
                 f"{source}: spaCy's tokenizer data in it is damaged ({error!r}). "
                 "Restore the pipeline folder or re-train."
             ) from error
-        return copy
+        return loaded
 
     def new_classifier(self) -> BoundaryClassifier:
         """An untrained classifier with this one's settings (checked before anything is replaced)."""
