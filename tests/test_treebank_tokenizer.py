@@ -284,7 +284,7 @@ def test_decisions_are_kept_per_chunk_and_what_follows_it(monkeypatch):
     monkeypatch.setattr(
         treebank_tokenizer_module,
         "feature_ids",
-        lambda text, candidate, bits: [candidate.next_chunk_shape == "X"],
+        lambda text, candidate, bits: [candidate.chunk.next_shape == "X"],
     )
     monkeypatch.setattr(
         treebank_tokenizer(nlp).classifier, "score", lambda ids, base_split: -5.0 if ids[0] else 5.0

@@ -15,14 +15,25 @@ CHUNK = re.compile(r"\S+")
 MAX_CHUNK_LENGTH = 200
 
 
+class Chunk(NamedTuple):
+    """A whitespace-delimited chunk to decide: its characters, the base tokens in it
+    (`first` to `after`, starting at `token_offsets` from the chunk's start) and the shape of
+    the next chunk's first character."""
+
+    start: int
+    end: int
+    first: int
+    after: int
+    token_offsets: Tuple[int, ...]
+    next_shape: str
+
+
 class Candidate(NamedTuple):
     """A position between two characters of a chunk, with what the base tokenizer did there."""
 
-    chunk_start: int
-    chunk_end: int
+    chunk: Chunk
     position: int
     base_split: bool
-    next_chunk_shape: str
     # Candidates with the same group are decided together: the two sides of a one-character
     # infix such as the hyphen in `303-832` (split both or neither).
     group: Optional[int]
@@ -76,19 +87,6 @@ def is_infix(text: str, start: int) -> bool:
     )
 
 
-class Chunk(NamedTuple):
-    """A whitespace-delimited chunk to decide: its characters, the base tokens in it
-    (`first` to `after`, starting at `token_offsets` from the chunk's start) and the shape of
-    the next chunk's first character."""
-
-    start: int
-    end: int
-    first: int
-    after: int
-    token_offsets: Tuple[int, ...]
-    next_shape: str
-
-
 def chunks_to_decide(text: str, base: Doc, splittable: Set[str]) -> Iterator[Chunk]:
     """The chunks of `text` that hold a candidate (see `candidates`). A chunk that is one base
     token of only word characters, or of none, has none unless it is splittable: most chunks
@@ -119,7 +117,7 @@ def chunk_candidates(text: str, base: Doc, chunk: Chunk, splittable: Set[str]) -
     """
     found: Dict[int, Candidate] = {}
     for token in base[chunk.first : chunk.after]:
-        add_token_candidates(text, token, chunk.start, chunk.end, chunk.next_shape, splittable, found)
+        add_token_candidates(text, token, chunk, splittable, found)
     return [found[position] for position in sorted(found)]
 
 
@@ -135,9 +133,7 @@ def candidates(text: str, base: Doc, splittable: Set[str]) -> List[Candidate]:
 def add_token_candidates(
     text: str,
     token: Token,
-    chunk_start: int,
-    chunk_end: int,
-    next_shape: str,
+    chunk: Chunk,
     splittable: Set[str],
     found: Dict[int, Candidate],
 ) -> None:
@@ -145,11 +141,11 @@ def add_token_candidates(
     if token.is_space:
         return
     start, end = token.idx, token.idx + len(token.text)
-    if start > chunk_start and start not in found:  # else the end of an infix before it, grouped
+    if start > chunk.start and start not in found:  # else the end of an infix before it, grouped
         group = start if len(token.text) == 1 and is_infix(text, start) else None
-        found[start] = Candidate(chunk_start, chunk_end, start, True, next_shape, group)
+        found[start] = Candidate(chunk, start, True, group)
         if group is not None:
-            found[end] = Candidate(chunk_start, chunk_end, end, True, next_shape, group)
+            found[end] = Candidate(chunk, end, True, group)
     if len(token.text) < 2 or token.like_url or token.like_email or token.lower_.startswith("mailto:"):
         return
     learnt = token.text.lower() in splittable
@@ -159,20 +155,20 @@ def add_token_candidates(
         if learnt or is_word_char(text[position - 1]) != is_word_char(text[position]):
             group = position if is_infix(text, position) else None
             if group is not None or position not in found:
-                found[position] = Candidate(chunk_start, chunk_end, position, False, next_shape, group)
+                found[position] = Candidate(chunk, position, False, group)
             if group is not None:
                 # The infix may end the token (`Mr.` before `Smith`): there the base did split.
                 after = position + 1
-                found[after] = Candidate(chunk_start, chunk_end, after, after == end, next_shape, group)
+                found[after] = Candidate(chunk, after, after == end, group)
 
 
 def feature_strings(text: str, candidate: Candidate) -> List[str]:
     """What the classifier reads at a candidate: the chunk and its shape with the
     position, the characters around it, what precedes and follows it in the chunk,
     whether the base tokenizer split there, and the next chunk's first character."""
-    original = text[candidate.chunk_start : candidate.chunk_end]
+    original = text[candidate.chunk.start : candidate.chunk.end]
     chunk = original.lower()
-    offset = candidate.position - candidate.chunk_start
+    offset = candidate.position - candidate.chunk.start
     split = int(candidate.base_split)
     left, right = chunk[:offset], chunk[offset:]
     left_shape, right_shape = (
@@ -189,7 +185,7 @@ def feature_strings(text: str, candidate: Candidate) -> List[str]:
         f"left={left}|{split}",
         f"right={right}|{split}",
         f"classes={char_class(original[offset - 1])}{char_class(original[offset])}{split}",
-        f"next={chunk}@{offset}|{candidate.next_chunk_shape}",
+        f"next={chunk}@{offset}|{candidate.chunk.next_shape}",
     ]
 
 

@@ -29,6 +29,9 @@ BASE_TOKENIZER = "spacy.Tokenizer.v1"
 BASE_FILE = "base"
 BOUNDARIES_FILE = "boundaries.safetensors"
 CACHED_CHUNKS = 20_000
+SAVED_WITH_ANOTHER = (
+    "Was the pipeline saved with another tokenizer? Keep [nlp.tokenizer] as it was saved, or re-train."
+)
 # spaCy's tokenizer settings, read and set on the base tokenizer through this one.
 BASE_SETTINGS = (
     "rules",
@@ -190,13 +193,11 @@ class TreebankTokenizer:
             base, boundaries = message[BASE_FILE], message[BOUNDARIES_FILE]
         except (ValueError, TypeError, KeyError) as error:
             raise BoundaryDataError(
-                f"The tokenizer data is not a TreebankTokenizer's ({error!r}): was the pipeline saved with "
-                "another tokenizer? Keep [nlp.tokenizer] as it was saved, or re-train."
+                f"The tokenizer data is not a TreebankTokenizer's ({error!r}). {SAVED_WITH_ANOTHER}"
             ) from error
         classifier = self.new_classifier().from_bytes(boundaries)
         self.base = self.loaded_base(base, exclude, "the tokenizer data")
-        self.classifier = classifier
-        self.decided.clear()
+        self.classifier = classifier  # which drops the decisions kept
         return self
 
     def loaded_base(self, data: bytes, exclude: Iterable[str], source: str) -> Tokenizer:
@@ -228,16 +229,15 @@ class TreebankTokenizer:
         missing = [name for name in (BASE_FILE, BOUNDARIES_FILE) if not (folder / name).is_file()]
         if missing:
             raise BoundaryDataError(
-                f"{folder} is not a TreebankTokenizer folder: it lacks {', '.join(missing)}. Was the "
-                "pipeline saved with another tokenizer? Keep [nlp.tokenizer] as it was saved, or re-train."
+                f"{folder} is not a TreebankTokenizer folder: it lacks {', '.join(missing)}. "
+                + SAVED_WITH_ANOTHER
             )
         try:
             classifier = self.new_classifier().from_bytes((folder / BOUNDARIES_FILE).read_bytes())
         except BoundaryDataError as error:
             raise BoundaryDataError(f"{folder / BOUNDARIES_FILE}: {error}") from error
         self.base = self.loaded_base((folder / BASE_FILE).read_bytes(), exclude, str(folder / BASE_FILE))
-        self.classifier = classifier
-        self.decided.clear()
+        self.classifier = classifier  # which drops the decisions kept
         return self
 
 
