@@ -25,7 +25,7 @@ import argparse
 import json
 import platform
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import spacy
 import torch
@@ -56,6 +56,11 @@ def one_to_one(example: Example) -> List[int]:
         single = len(predicted) == 1 and len(alignment.x2y[int(predicted[0])]) == 1
         matches.append(int(predicted[0]) if single else -1)
     return matches
+
+
+def misaligned(tokenize: Callable[[str], Doc], references: List[Doc]) -> int:
+    """Gold tokens a tokenizer does not reproduce one-to-one."""
+    return sum(match < 0 for gold in references for match in one_to_one(Example(tokenize(gold.text), gold)))
 
 
 class Tally:

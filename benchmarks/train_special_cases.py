@@ -26,8 +26,8 @@ from spacy.attrs import ORTH
 from spacy.language import Language
 from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc, DocBin
-from spacy.training import Corpus, Example
-from tokenization_floor import one_to_one
+from spacy.training import Corpus
+from tokenization_floor import misaligned
 
 SCORES = {"pos_acc": "UPOS", "tag_acc": "XPOS", "morph_acc": "FEATS"}
 Rules = Dict[str, Tuple[str, ...]]
@@ -77,11 +77,6 @@ def add_rules(nlp: Language, rules: Rules) -> None:
         tokenizer.add_special_case(string, [{ORTH: piece} for piece in pieces])
 
 
-def misaligned(nlp: Language, docs: List[Doc]) -> int:
-    """Gold tokens the tokenizer does not reproduce one-to-one."""
-    return sum(match < 0 for gold in docs for match in one_to_one(Example(nlp.make_doc(gold.text), gold)))
-
-
 def raw_scores(nlp: Language, dev: Path) -> Dict[str, float]:
     """UPOS / XPOS / FEATS from raw text, as `spacy evaluate` without --gold-preproc."""
     scores = nlp.evaluate(list(Corpus(str(dev))(nlp)))
@@ -103,9 +98,9 @@ def main() -> None:
     dev = list(DocBin().from_disk(args.dev).get_docs(blank.vocab))
     rules = learn_rules(blank, train, args.min_count)
     tokens = {"train": sum(len(doc) for doc in train), "dev": sum(len(doc) for doc in dev)}
-    before = {"train": misaligned(blank, train), "dev": misaligned(blank, dev)}
+    before = {"train": misaligned(blank.make_doc, train), "dev": misaligned(blank.make_doc, dev)}
     add_rules(blank, rules)
-    after = {"train": misaligned(blank, train), "dev": misaligned(blank, dev)}
+    after = {"train": misaligned(blank.make_doc, train), "dev": misaligned(blank.make_doc, dev)}
     print(f"{len(rules)} special cases; misaligned gold tokens {before} -> {after} of {tokens}", flush=True)
     pipelines: Dict[str, Dict[str, Dict[str, float]]] = {}
     for item in args.pipelines:

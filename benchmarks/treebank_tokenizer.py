@@ -10,7 +10,7 @@ over the raw dev texts is timed both ways (one torch thread, alternating rounds)
 scores, UPOS counted per gold token that one predicted token covers exactly (word-aligned).
 
 usage: python benchmarks/treebank_tokenizer.py TRAIN.spacy DEV.spacy [NAME=PIPELINE ...]
-           [--lang en] [--rounds 5] [--output FILE.json]
+           [--lang en] [--l2 L2] [--rounds 5] [--output FILE.json]
 """
 
 import argparse
@@ -19,7 +19,7 @@ import platform
 import statistics
 import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 import spacy
 import torch
@@ -27,7 +27,7 @@ from machine import machine_description
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Corpus, Example
-from tokenization_floor import one_to_one
+from tokenization_floor import misaligned, one_to_one
 from train_special_cases import raw_scores
 
 from spacy_torch_tagger.tokenization.boundary_candidates import CHUNK, token_boundaries
@@ -38,16 +38,12 @@ from spacy_torch_tagger.tokenization.treebank_tokenizer import (
 )
 
 
-def treebank_nlp(lang: str) -> Language:
-    """A blank pipeline of the language with the treebank tokenizer."""
-    return spacy.blank(
-        lang, config={"nlp": {"tokenizer": {"@tokenizers": "spacy_torch_tagger.TreebankTokenizer.v1"}}}
-    )
-
-
-def misaligned(tokenize: Callable[[str], Doc], references: List[Doc]) -> int:
-    """Gold tokens the tokenizer does not reproduce one-to-one."""
-    return sum(match < 0 for gold in references for match in one_to_one(Example(tokenize(gold.text), gold)))
+def treebank_nlp(lang: str, l2: Optional[float] = None) -> Language:
+    """A blank pipeline of the language with the treebank tokenizer (its L2 penalty, if given)."""
+    tokenizer: Dict[str, object] = {"@tokenizers": "spacy_torch_tagger.TreebankTokenizer.v1"}
+    if l2 is not None:
+        tokenizer["l2"] = l2
+    return spacy.blank(lang, config={"nlp": {"tokenizer": tokenizer}})
 
 
 def chunk_changes(
@@ -132,10 +128,11 @@ def main() -> None:
     parser.add_argument("pipelines", nargs="*", help="NAME=PIPELINE_DIR")
     parser.add_argument("--lang", default="en")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--l2", type=float, help="the tokenizer's L2 penalty (default: the tokenizer's own)")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    nlp = treebank_nlp(args.lang)
+    nlp = treebank_nlp(args.lang, args.l2)
     train = list(Corpus(str(args.train))(nlp))
     dev = [example.reference for example in Corpus(str(args.dev))(nlp)]
     start = time.perf_counter()
@@ -148,6 +145,7 @@ def main() -> None:
         "train": str(args.train),
         "dev": str(args.dev),
         "lang": args.lang,
+        "l2": learnt.l2,
         "gold_tokens": {name: sum(len(doc) for doc in docs) for name, docs in references.items()},
         "misaligned_gold_tokens": {
             name: {
