@@ -410,3 +410,64 @@ def test_a_new_classifier_starts_without_the_old_ones_decisions(monkeypatch):
     monkeypatch.setattr(always, "score", lambda ids, base_split: 5.0 if base_split else -5.0)
     tokenizer.classifier = always
     assert tokens(nlp, "Owls and/or bats!!") == [token.text for token in tokenizer.base("Owls and/or bats!!")]
+
+
+def rewritten(data: bytes, change_tensors=None, change_settings=None) -> bytes:
+    """A boundary file with its tensors or settings changed by the given functions."""
+    import json
+
+    import safetensors.numpy
+
+    from spacy_torch_tagger.tokenization.boundary_classifier import METADATA_KEY
+
+    tensors = safetensors.numpy.load(data)
+    settings = json.loads(
+        json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])["__metadata__"][METADATA_KEY]
+    )
+    if change_tensors:
+        change_tensors(tensors)
+    if change_settings:
+        change_settings(settings)
+    return safetensors.numpy.save(tensors, metadata={METADATA_KEY: json.dumps(settings)})
+
+
+def reverse_rows(tensors):
+    tensors["rows"] = tensors["rows"][::-1].copy()
+
+
+def negative_row(tensors):
+    tensors["rows"][0] = -1
+
+
+@pytest.mark.parametrize(
+    "change_tensors, change_settings, message",
+    [
+        (reverse_rows, None, "rows must rise strictly"),
+        (negative_row, None, "rows must rise strictly"),
+        (
+            None,
+            lambda settings: settings.update(trained=False),
+            "holds weights but says it was never trained",
+        ),
+        (
+            None,
+            lambda settings: settings.update(version=True),
+            "is not spacy_torch_tagger.boundaries version 1",
+        ),
+        (None, lambda settings: settings.update(base_prior=-1.0), "metadata is damaged"),
+        (None, lambda settings: settings.update(bits=True), "metadata is damaged"),
+        (None, lambda settings: settings.update(splittable=[1]), "metadata is damaged"),
+    ],
+)
+def test_a_boundary_file_that_does_not_hold_together_is_refused(
+    nlp, change_tensors, change_settings, message
+):
+    data = rewritten(treebank_tokenizer(nlp).classifier.to_bytes(), change_tensors, change_settings)
+    with pytest.raises(BoundaryDataError, match=message):
+        treebank_tokenizer(nlp).new_classifier().from_bytes(data)
+
+
+def test_an_unchanged_rewrite_of_a_boundary_file_loads(nlp):
+    """The rewriting helper above changes nothing by itself."""
+    data = rewritten(treebank_tokenizer(nlp).classifier.to_bytes())
+    assert treebank_tokenizer(nlp).new_classifier().from_bytes(data).to_bytes() == data

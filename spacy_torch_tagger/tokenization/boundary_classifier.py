@@ -160,7 +160,7 @@ def read_boundary_file(data: bytes) -> Tuple[Dict[str, numpy.ndarray], Dict[str,
         )
     splittable = settings.get("splittable")
     if not (
-        type(settings.get("bits")) is int
+        isinstance(settings.get("bits"), int)
         and 8 <= settings["bits"] <= 26
         and isinstance(settings.get("base_prior"), float)
         and numpy.isfinite(settings["base_prior"])
