@@ -19,7 +19,8 @@ from ..extras import extra_requirements
 from ..layers.network_output import split_columns
 from ..layers.tagger_model import checkpoint_of, reads_checkpoint, set_label_counts
 from ..network.value_checks import check_bool, check_float, check_int, check_str
-from .labels import LabelValues, labels_from_argument, labels_from_examples, tags_copy_pos
+from .filled_targets import AUTO_TARGETS, filled_columns, filled_targets, targets_of_labels
+from .labels import LabelValues, labels_from_argument, labels_from_examples
 from .loss import tagger_loss
 from .persistence import component_from_bytes, component_from_disk, component_to_bytes, component_to_disk
 from .probabilities import (
@@ -52,7 +53,9 @@ class TorchTagger(TrainablePipe):
     """Predicts token.tag_, token.pos_ and/or token.morph with one torch network.
 
     The model's output for a doc is one (n_tokens, nO) array: the logits of
-    each target side by side, in the order of `targets`.
+    each target side by side, in the order of `targets`. With `targets = "auto"`
+    the targets are chosen at `initialize` from what the training data annotates
+    (filled_targets.py); until then there are none.
     """
 
     def __init__(
@@ -61,7 +64,7 @@ class TorchTagger(TrainablePipe):
         model: Model[List[Doc], List[Floats2d]],
         name: str = "torch_tagger",
         *,
-        targets: Sequence[str] = ("tag",),
+        targets: Union[str, Sequence[str]] = ("tag",),
         overwrite: bool = False,
         neg_prefix: str = "!",
         label_smoothing: float = 0.0,
@@ -70,7 +73,9 @@ class TorchTagger(TrainablePipe):
         top_k: int = 0,
         scorer: Optional[Callable] = None,
     ) -> None:
-        targets = validate_targets(targets)
+        # Not in cfg: the config says "auto" again when the pipeline is loaded.
+        self.chooses_targets = targets == AUTO_TARGETS
+        targets = [] if self.chooses_targets else validate_targets(targets)
         check_bool("torch_tagger", "probabilities", probabilities)
         check_int("torch_tagger", "top_k", top_k, 0)
         check_float("torch_tagger", "label_smoothing", label_smoothing, 0.0, 1.0)
@@ -147,6 +152,12 @@ class TorchTagger(TrainablePipe):
         return 1
 
     def _target_for_label(self, target: Optional[str]) -> str:
+        if not self.targets:
+            raise ValueError(
+                f"torch_tagger '{self.name}' has targets = \"{AUTO_TARGETS}\" and chooses them at "
+                "initialize, from the training data: add labels after initialize, pass them to "
+                'initialize as a dict target -> labels, or name the targets (targets = ["pos"]).'
+            )
         if target is None:
             if len(self.targets) > 1:
                 raise ValueError(
@@ -175,18 +186,25 @@ class TorchTagger(TrainablePipe):
         validate_get_examples(get_examples, "TorchTagger.initialize")
         util.check_lexeme_norms(self.vocab, "torch_tagger")
         apply_torch_threads(self.torch_threads)
+        if self.chooses_targets:
+            self._set_targets(
+                targets_of_labels(self.name, labels)
+                if labels is not None
+                else filled_targets(self.name, filled_columns(get_examples))
+            )
         if labels is not None:
             given = labels_from_argument(self.name, self.targets, labels)
         else:
             given = labels_from_examples(get_examples, self.targets)
-            if "tag" in self.targets and tags_copy_pos(get_examples):
+            if "tag" in self.targets and filled_columns(get_examples).tags_copy_pos:
                 others = [target for target in self.targets if target != "tag"] or ["pos"]
                 warnings.warn(
-                    f"torch_tagger '{self.name}': every gold token's tag equals its pos, so the "
-                    "'tag' head would learn a copy of UPOS. The treebank likely has no XPOS column "
-                    '(`spacy convert` copies UPOS into token.tag_ where XPOS is "_"). Predict '
+                    f"torch_tagger '{self.name}': (nearly) every gold token's tag repeats its pos "
+                    "(or, for a merged multiword token, its words' UPOS joined by _), so the 'tag' head "
+                    "would learn a copy of UPOS. The treebank likely has no XPOS column (`spacy convert` "
+                    'copies UPOS into token.tag_ where XPOS is "_"). Predict '
                     f"targets = {json.dumps(others)} instead (e.g. --components.{self.name}.targets "
-                    f"'{json.dumps(others)}').",
+                    f"'{json.dumps(others)}'), or targets = \"{AUTO_TARGETS}\".",
                     stacklevel=2,
                 )
         for target in self.targets:
@@ -220,6 +238,14 @@ class TorchTagger(TrainablePipe):
             source = checkpoint_of(self.model).source()
             if source not in sources:
                 sources.append(source)
+
+    def _set_targets(self, targets: List[str]) -> None:
+        """Predict these targets from now on; labels and temperatures start afresh
+        when they differ from the current ones."""
+        if targets != self.targets:
+            self.cfg["targets"] = targets
+            self.cfg["labels"] = {target: [] for target in targets}
+            self.cfg["temperatures"] = {target: 1.0 for target in targets}
 
     @property
     def temperatures(self) -> Dict[str, float]:

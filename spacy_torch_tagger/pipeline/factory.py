@@ -6,7 +6,7 @@ come from the architecture functions (layers/architectures.py), which `spacy ini
 fill-config` and `nlp.add_pipe` fill in.
 """
 
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -53,7 +53,7 @@ def make_torch_tagger(
     nlp: Language,
     name: str,
     model: Model[List[Doc], List[Floats2d]],
-    targets: List[str],
+    targets: Union[str, List[str]],
     overwrite: bool,
     neg_prefix: str,
     label_smoothing: float,

@@ -23,20 +23,6 @@ def labels_from_examples(
     return found
 
 
-def tags_copy_pos(get_examples: Callable[[], Iterable[Example]]) -> bool:
-    """True when gold docs carry tags and every tagged token's tag is its UPOS: what
-    `spacy convert` writes for a treebank without XPOS (it copies UPOS into token.tag_
-    where the XPOS column is "_")."""
-    tagged = False
-    for example in get_examples():
-        for token in example.reference:
-            if token.tag_:
-                if token.tag_ != token.pos_:
-                    return False
-                tagged = True
-    return tagged
-
-
 def labels_from_argument(
     name: str, targets: Sequence[str], labels: Union[Dict[str, Sequence[str]], Sequence[str]]
 ) -> Dict[str, Set[str]]:

@@ -15,7 +15,7 @@ from thinc.api import Model
 
 from ..errors import ModelFileError
 from ..layers.tagger_model import label_counts, load_model
-from .targets import check_labels
+from .targets import check_labels, validate_targets
 from .temperatures import check_temperatures
 
 
@@ -26,6 +26,7 @@ class SavedComponent(Protocol):
     vocab: Vocab
     model: Model
     cfg: Dict[str, Any]
+    chooses_targets: bool
 
     @property
     def targets(self) -> List[str]: ...
@@ -70,33 +71,46 @@ def component_from_disk(tagger: SavedComponent, path: Union[str, Path], exclude:
 
 
 def load_cfg(tagger: SavedComponent, cfg: Any) -> None:
-    """Take saved labels and settings; the targets must match the component's."""
+    """Take saved labels and settings; the targets must match the component's, or be
+    any valid ones when the component chooses its own (`targets = "auto"`)."""
     if not isinstance(cfg, dict) or not isinstance(cfg.get("labels"), dict):
         raise ValueError(f"torch_tagger '{tagger.name}': the saved cfg is damaged (no labels mapping).")
-    saved_targets = cfg.get("targets")
-    if saved_targets != tagger.targets:
-        raise ValueError(
-            f"torch_tagger '{tagger.name}' was saved with targets {saved_targets} but the config "
-            f"asks for {tagger.targets}. Use the config.cfg saved with the model."
-        )
+    targets = _saved_targets(tagger, cfg.get("targets"))
     labels = cfg["labels"]
-    for target in tagger.targets:
+    for target in targets:
         if not isinstance(labels.get(target), list) or not all(
             isinstance(label, str) for label in labels[target]
         ):
             raise ValueError(f"torch_tagger '{tagger.name}': the saved cfg is damaged ({target} labels).")
         check_labels(target, labels[target])
-    if "temperatures" in cfg:  # absent in pipelines saved before calibration existed: 1.0 stays
-        cfg = {**cfg, "temperatures": _saved_temperatures(tagger, cfg["temperatures"])}
+    # Absent in pipelines saved before calibration existed: uncalibrated.
+    temperatures = cfg.get("temperatures", {target: 1.0 for target in targets})
+    cfg = {**cfg, "temperatures": _saved_temperatures(tagger, temperatures, targets)}
     tagger.cfg.update(cfg)
-    for target in tagger.targets:
+    for target in targets:
         for label in labels[target]:
             tagger.vocab.strings.add(label)
 
 
-def _saved_temperatures(tagger: SavedComponent, temperatures: Any) -> Dict[str, float]:
+def _saved_targets(tagger: SavedComponent, saved: Any) -> List[str]:
+    if not tagger.chooses_targets:
+        if saved != tagger.targets:
+            raise ValueError(
+                f"torch_tagger '{tagger.name}' was saved with targets {saved} but the config "
+                f"asks for {tagger.targets}. Use the config.cfg saved with the model."
+            )
+        return tagger.targets
+    if saved == []:  # saved before initialize chose them
+        return []
     try:
-        return check_temperatures(f"torch_tagger '{tagger.name}'", temperatures, tagger.targets)
+        return validate_targets(saved)
+    except ValueError as error:
+        raise ValueError(f"torch_tagger '{tagger.name}': the saved cfg is damaged ({error})") from error
+
+
+def _saved_temperatures(tagger: SavedComponent, temperatures: Any, targets: List[str]) -> Dict[str, float]:
+    try:
+        return check_temperatures(f"torch_tagger '{tagger.name}'", temperatures, targets)
     except ValueError as error:
         raise ValueError(
             f"{error} The saved cfg is damaged: re-run calibration or re-save the pipeline."

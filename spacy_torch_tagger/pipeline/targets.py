@@ -109,8 +109,9 @@ def validate_targets(targets: Sequence[str]) -> List[str]:
     """The targets as a list, or a ValueError naming the allowed ones."""
     if isinstance(targets, str) or not isinstance(targets, (list, tuple)) or not targets:
         raise ValueError(
-            f"torch_tagger 'targets' must be a non-empty list drawn from {list(TARGETS)}, "
-            f'got {targets!r}. Example: targets = ["tag", "pos", "morph"].'
+            f"torch_tagger 'targets' must be a non-empty list drawn from {list(TARGETS)}, or "
+            f'"auto" to predict what the training data annotates; got {targets!r}. '
+            'Example: targets = ["tag", "pos", "morph"].'
         )
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:
