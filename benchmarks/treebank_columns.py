@@ -1,9 +1,10 @@
 """What a UD treebank fills, and how spaCy's tokenizer meets its multiword tokens.
 
 For a CoNLL-U file and a spaCy language code, reports:
-- which torch_tagger targets the treebank annotates: `pos` (UPOS) and `morph` (FEATS)
-  when any word has a value; `tag` (XPOS) only when some word's XPOS is neither "_" nor
-  its UPOS, because `spacy convert` copies UPOS into token.tag_ where XPOS is "_";
+- which torch_tagger targets the treebank annotates, as `targets = "auto"` chooses them:
+  `pos` (UPOS) and `morph` (FEATS) when any word has a value; `tag` (XPOS) only when more
+  than 1 % of the words have an XPOS that is neither "_" nor their UPOS, because `spacy
+  convert` copies UPOS into token.tag_ where XPOS is "_";
 - its multiword tokens (a surface token such as Greek "στο" over the words "σ" + "το"):
   how many, and whether spaCy's tokenizer for the language splits each one at the
   boundaries of its words or keeps it whole. Kept whole, the words can only be scored
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Tuple
 
 import spacy
+
+from spacy_torch_tagger.pipeline.filled_targets import OWN_TAG_SHARE
 
 
 @dataclass
@@ -47,7 +50,10 @@ class TreebankColumns:
 
     @property
     def targets(self) -> List[str]:
-        filled = [("tag", self.xpos_not_upos), ("pos", self.upos_filled), ("morph", self.feats_filled)]
+        """What `targets = "auto"` predicts: tag only where more than OWN_TAG_SHARE of
+        the words has an XPOS of its own (after conversion every word has a tag)."""
+        own_tags = self.xpos_not_upos > OWN_TAG_SHARE * self.words
+        filled = [("tag", own_tags), ("pos", self.upos_filled), ("morph", self.feats_filled)]
         return [target for target, count in filled if count]
 
     @property

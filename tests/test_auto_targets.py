@@ -1,19 +1,21 @@
 """`targets = "auto"`: the component predicts what the training data annotates."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Dict, List, Sequence
 
 import pytest
 import spacy
 from spacy.language import Language
-from spacy.tokens import MorphAnalysis
+from spacy.tokens import DocBin, MorphAnalysis
 from spacy.training import Example
 from thinc.api import Adam
 
 from spacy_torch_tagger.pipeline.component import TorchTagger
 
-from conftest import SMALL_MODEL, corpus_examples, morph_examples, update_steps
+from conftest import REPO, SMALL_MODEL, corpus_examples, morph_examples, update_steps
 
 
 def _tagger(nlp: Language) -> TorchTagger:
@@ -193,3 +195,67 @@ def test_one_stray_tag_among_copies_of_upos_does_not_make_a_tag_target():
     examples[0].reference[0].tag_ = "_38"  # as UD Hungarian-Szeged's dev split has one
     nlp.initialize(lambda: examples)
     assert _tagger(nlp).targets == ["pos"]
+
+
+def test_a_merged_multiword_token_headed_by_a_later_word_is_a_copy_of_upos():
+    nlp = spacy.blank("pt")
+    nlp.add_pipe("torch_tagger", config={"targets": "auto", "model": SMALL_MODEL})
+    # Portuguese "dele" = de + ele, merged by `spacy convert --merge-subtokens`: the
+    # token's pos is that of "ele", which heads "de".
+    annotation = {"words": ["casa", "dele"], "tags": ["NOUN", "ADP_PRON"], "pos": ["NOUN", "PRON"]}
+    examples = [Example.from_dict(nlp.make_doc("casa dele"), annotation)]
+    nlp.initialize(lambda: examples)
+    assert _tagger(nlp).targets == ["pos"]
+
+
+def test_initialize_starts_uncalibrated(tmp_path: Path):
+    nlp = _auto_nlp()
+    nlp.initialize(lambda: morph_examples(nlp))
+    tagger = _tagger(nlp)
+    tagger.set_temperatures({"tag": 2.0, "pos": 2.0, "morph": 2.0})
+    nlp.initialize(lambda: morph_examples(nlp))
+    assert tagger.temperatures == {"tag": 1.0, "pos": 1.0, "morph": 1.0}
+
+
+def test_a_list_holding_auto_says_to_write_a_string():
+    nlp = spacy.blank("en")
+    with pytest.raises(ValueError, match=r'write targets = "auto", a string'):
+        nlp.add_pipe("torch_tagger", config={"targets": ["auto"]})
+
+
+def _conllu(n_sentences: int, stray_xpos: int) -> str:
+    """A treebank without XPOS of its own, but for `stray_xpos` sentences with one."""
+    sentences = []
+    for i in range(n_sentences):
+        xpos = "_38" if i < stray_xpos else "_"
+        sentences.append(
+            f"# text = Dogs bark {i}\n"
+            f"1\tDogs\tdog\tNOUN\t{xpos}\tNumber=Plur\t2\tnsubj\t_\t_\n"
+            "2\tbark\tbark\tVERB\t_\tTense=Pres\t0\troot\t_\t_\n"
+            f"3\t{i}\t{i}\tNUM\t_\t_\t2\tobj\t_\t_\n"
+        )
+    return "\n".join(sentences) + "\n"
+
+
+@pytest.mark.parametrize("stray_xpos, expected", [(1, ["pos", "morph"]), (40, ["tag", "pos", "morph"])])
+def test_the_treebank_report_and_auto_choose_the_same_targets(tmp_path: Path, stray_xpos, expected):
+    conllu = tmp_path / "tb-ud-train.conllu"
+    conllu.write_text(_conllu(100, stray_xpos), encoding="utf8")
+    report = subprocess.run(
+        [sys.executable, "benchmarks/treebank_columns.py", str(conllu), "--lang", "en"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(report.stdout)["targets"] == expected
+    subprocess.run(
+        [sys.executable, "-m", "spacy", "convert", str(conllu), str(tmp_path), "--converter", "conllu"],
+        capture_output=True,
+        check=True,
+    )
+    nlp = _auto_nlp()
+    docs = DocBin().from_disk(tmp_path / "tb-ud-train.spacy").get_docs(nlp.vocab)
+    examples = [Example(nlp.make_doc(doc.text), doc) for doc in docs]
+    nlp.initialize(lambda: examples)
+    assert _tagger(nlp).targets == expected

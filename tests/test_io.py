@@ -282,3 +282,42 @@ def test_a_bug_while_loading_is_not_reported_as_a_damaged_model(trained_nlp, tmp
     monkeypatch.setattr(KnownWords, "from_bytes", staticmethod(broken))
     with pytest.raises(RuntimeError, match="a bug in the loader"):
         spacy.load(path)
+
+
+def _pos_only_nlp():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("torch_tagger", config={"targets": ["pos"], "model": SMALL_MODEL})
+    examples = corpus_examples(nlp)
+    nlp.initialize(lambda: examples)
+    return nlp
+
+
+def test_a_trained_component_loads_another_pipelines_labels():
+    """thinc refuses to change a set dim (the output width); the saved one replaces it."""
+    source = _pos_only_nlp()
+    nlp = spacy.blank("en")
+    nlp.add_pipe("torch_tagger", config={"targets": ["pos"], "model": SMALL_MODEL})
+    nlp.initialize(lambda: corpus_examples(nlp)[:2])
+    assert nlp.get_pipe("torch_tagger").label_counts() != source.get_pipe("torch_tagger").label_counts()
+    nlp.from_bytes(source.to_bytes())
+    assert nlp.get_pipe("torch_tagger").label_data == source.get_pipe("torch_tagger").label_data
+    assert numpy.array_equal(_scores(nlp)[0], _scores(source)[0])
+
+
+def test_a_failed_load_leaves_a_working_component_as_it_was(trained_nlp, tmp_path):
+    other = spacy.blank("en")
+    other.add_pipe("torch_tagger", config={"targets": ["tag", "pos"], "model": SMALL_MODEL})
+    other.initialize(lambda: corpus_examples(other)[:2])
+    other.to_disk(tmp_path / "other")
+    # Its cfg loads and so does its model, which then disagrees with the cfg: both were taken.
+    cfg = srsly.read_json(tmp_path / "other" / "torch_tagger" / "cfg")
+    cfg["labels"]["tag"].pop()
+    srsly.write_json(tmp_path / "other" / "torch_tagger" / "cfg", cfg)
+    trained_nlp.to_disk(tmp_path / "trained")
+    nlp = spacy.load(tmp_path / "trained")
+    tagger = nlp.get_pipe("torch_tagger")
+    before = _scores(nlp)
+    with pytest.raises(ValueError, match="the model directory is inconsistent"):
+        tagger.from_disk(tmp_path / "other" / "torch_tagger", exclude=["vocab"])
+    assert tagger.cfg["labels"] == trained_nlp.get_pipe("torch_tagger").cfg["labels"]
+    assert all(numpy.array_equal(a, b) for a, b in zip(_scores(nlp), before, strict=True))

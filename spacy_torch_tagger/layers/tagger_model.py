@@ -185,12 +185,24 @@ def load_model(model: Model, data: bytes) -> None:
     message = upgrade_saved_layout(message)
     if not _is_model_message(message):
         raise ModelFileError("it is not a saved torch_tagger model (unexpected structure)")
+    _take_saved_dims(model, message)
     model.from_dict(message)
     built_for = tagger_shim(model).n_labels
     if built_for != label_counts(model):
         raise ModelFileError(
             f"its network was saved with label counts {built_for} but the model with {label_counts(model)}"
         )
+
+
+def _take_saved_dims(model: Model, message: Dict[str, Any]) -> None:
+    """Let the saved dims replace those already set (the model of an initialized
+    component loading another pipeline's, with other labels): thinc's `from_dict`
+    refuses to change a dim that is set."""
+    for node, info in zip(model.walk(), message["nodes"], strict=False):
+        dims = info.get("dims") if isinstance(info, dict) else None
+        for dim, value in (dims or {}).items():
+            if value is not None and node.has_dim(dim) is True and node.get_dim(dim) != value:
+                node.set_dim(dim, value, force=True)
 
 
 def _is_model_message(message: Any) -> bool:

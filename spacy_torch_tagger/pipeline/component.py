@@ -178,7 +178,8 @@ class TorchTagger(TrainablePipe):
         nlp: Optional[Language] = None,
         labels: Optional[Union[Dict[str, Sequence[str]], Sequence[str]]] = None,
     ) -> None:
-        """Collect labels (from `labels` or the examples) and build a fresh network.
+        """Choose the targets when they are "auto", collect labels (from `labels` or
+        the examples) and build a fresh network, uncalibrated.
 
         labels: label_data from `spacy init labels`: a dict target -> labels, or a
             list of labels when the component has one target.
@@ -186,17 +187,22 @@ class TorchTagger(TrainablePipe):
         validate_get_examples(get_examples, "TorchTagger.initialize")
         util.check_lexeme_norms(self.vocab, "torch_tagger")
         apply_torch_threads(self.torch_threads)
+        columns = None
+        if labels is None and (self.chooses_targets or "tag" in self.targets):
+            columns = filled_columns(get_examples)
         if self.chooses_targets:
-            self._set_targets(
-                targets_of_labels(self.name, labels)
-                if labels is not None
-                else filled_targets(self.name, filled_columns(get_examples))
-            )
+            if labels is not None:
+                self._set_targets(targets_of_labels(self.name, labels))
+            elif columns is not None:
+                self._set_targets(filled_targets(self.name, columns))
+            util.logger.info("torch_tagger '%s' (targets = \"auto\") predicts %s", self.name, self.targets)
+        # A fresh network: a calibration of the previous one does not apply.
+        self.cfg["temperatures"] = {target: 1.0 for target in self.targets}
         if labels is not None:
             given = labels_from_argument(self.name, self.targets, labels)
         else:
             given = labels_from_examples(get_examples, self.targets)
-            if "tag" in self.targets and filled_columns(get_examples).tags_copy_pos:
+            if "tag" in self.targets and columns is not None and columns.tags_copy_pos:
                 others = [target for target in self.targets if target != "tag"] or ["pos"]
                 warnings.warn(
                     f"torch_tagger '{self.name}': (nearly) every gold token's tag repeats its pos "
@@ -240,12 +246,11 @@ class TorchTagger(TrainablePipe):
                 sources.append(source)
 
     def _set_targets(self, targets: List[str]) -> None:
-        """Predict these targets from now on; labels and temperatures start afresh
-        when they differ from the current ones."""
+        """Predict these targets from now on; labels start afresh when they differ
+        from the current ones."""
         if targets != self.targets:
             self.cfg["targets"] = targets
             self.cfg["labels"] = {target: [] for target in targets}
-            self.cfg["temperatures"] = {target: 1.0 for target in targets}
 
     @property
     def temperatures(self) -> Dict[str, float]:

@@ -15,9 +15,10 @@ AUTO_TARGETS = "auto"
 def is_upos_copy(tag: str, pos: str) -> bool:
     """Whether a gold tag only repeats UPOS, as `spacy convert` writes it for a treebank
     whose XPOS column is "_": the UPOS itself, or with `--merge-subtokens` the UPOS of a
-    multiword token's words joined by "_" (Greek *στο*: tag ADP_DET, pos ADP)."""
+    multiword token's words joined by "_", its pos being that of the word that heads the
+    others (Greek *στο*: tag ADP_DET, pos ADP; Portuguese *dele*: ADP_PRON, PRON)."""
     words = tag.split("_")
-    return tag == pos or (words[0] == pos and all(word in UPOS_IDS for word in words))
+    return tag == pos or (pos in words and all(word in UPOS_IDS for word in words))
 
 
 # Tags count as a treebank's own only when more than this share of the tagged tokens

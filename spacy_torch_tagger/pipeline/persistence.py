@@ -5,6 +5,7 @@ Loading checks every part and says which one is wrong; errors other than
 damaged or foreign data (bugs) are not translated.
 """
 
+import copy
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Protocol, Union
 
@@ -49,7 +50,7 @@ def component_from_bytes(tagger: SavedComponent, data: bytes, exclude: Iterable[
         "vocab": lambda b: tagger.vocab.from_bytes(b, exclude=exclude),
         "model": lambda b: load_model_bytes(tagger, b, "bytes"),
     }
-    util.from_bytes(data, deserializers, exclude)
+    _restored_on_failure(tagger, lambda: util.from_bytes(data, deserializers, exclude))
 
 
 def component_to_disk(tagger: SavedComponent, path: Union[str, Path], exclude: Iterable[str]) -> None:
@@ -67,7 +68,20 @@ def component_from_disk(tagger: SavedComponent, path: Union[str, Path], exclude:
         "vocab": lambda p: tagger.vocab.from_disk(p, exclude=exclude),
         "model": lambda p: load_model_bytes(tagger, Path(p).read_bytes(), str(p)),
     }
-    util.from_disk(path, deserializers, exclude)
+    _restored_on_failure(tagger, lambda: util.from_disk(path, deserializers, exclude))
+
+
+def _restored_on_failure(tagger: SavedComponent, load: Callable[[], Any]) -> None:
+    """Run a load; if it fails, put the component's cfg and model back as they were,
+    so that a component that worked keeps working (strings added to the vocab stay)."""
+    cfg = copy.deepcopy(tagger.cfg)
+    model_bytes = tagger.model.to_bytes()
+    try:
+        load()
+    except Exception:
+        tagger.cfg = cfg
+        load_model(tagger.model, model_bytes)
+        raise
 
 
 def load_cfg(tagger: SavedComponent, cfg: Any) -> None:

@@ -115,7 +115,14 @@ def validate_targets(targets: Sequence[str]) -> List[str]:
         )
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:
-        raise ValueError(f"Unknown torch_tagger target(s) {unknown}: allowed targets are {list(TARGETS)}.")
+        hint = (
+            ' For targets chosen from the data, write targets = "auto", a string.'
+            if "auto" in unknown
+            else ""
+        )
+        raise ValueError(
+            f"Unknown torch_tagger target(s) {unknown}: allowed targets are {list(TARGETS)}.{hint}"
+        )
     if len(set(targets)) != len(targets):
         raise ValueError(f"torch_tagger 'targets' lists a target twice: {list(targets)}.")
     return list(targets)
