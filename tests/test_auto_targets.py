@@ -4,12 +4,12 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Callable, Dict, List, Sequence
 
 import pytest
 import spacy
 from spacy.language import Language
-from spacy.tokens import DocBin, MorphAnalysis
+from spacy.tokens import DocBin, MorphAnalysis, Token
 from spacy.training import Example
 from thinc.api import Adam
 
@@ -30,26 +30,29 @@ def _auto_nlp() -> Language:
     return nlp
 
 
+def _with_each_gold_token(examples: List[Example], edit: Callable[[Token], None]) -> List[Example]:
+    """Copies of the examples, `edit` applied to every token of each reference."""
+    edited = []
+    for example in examples:
+        reference = example.reference.copy()
+        for token in reference:
+            edit(token)
+        edited.append(Example(example.predicted, reference))
+    return edited
+
+
+def _copy_pos_into_tag(token: Token) -> None:
+    """As `spacy convert` writes a treebank whose XPOS column is "_"."""
+    token.tag_ = token.pos_
+
+
+def _empty_morph(token: Token) -> None:
+    """As a treebank whose FEATS column is "_"."""
+    token.morph = MorphAnalysis(token.vocab, "_")
+
+
 def _tags_copy_pos(examples: List[Example]) -> List[Example]:
-    """The examples as `spacy convert` writes a treebank whose XPOS column is "_"."""
-    copied = []
-    for example in examples:
-        reference = example.reference.copy()
-        for token in reference:
-            token.tag_ = token.pos_
-        copied.append(Example(example.predicted, reference))
-    return copied
-
-
-def _without_morph_features(examples: List[Example]) -> List[Example]:
-    """The examples with every analysis empty, as a treebank whose FEATS column is "_"."""
-    emptied = []
-    for example in examples:
-        reference = example.reference.copy()
-        for token in reference:
-            token.morph = MorphAnalysis(reference.vocab, "_")
-        emptied.append(Example(example.predicted, reference))
-    return emptied
+    return _with_each_gold_token(examples, _copy_pos_into_tag)
 
 
 def test_auto_predicts_every_target_a_treebank_fills():
@@ -64,7 +67,7 @@ def test_auto_predicts_every_target_a_treebank_fills():
 
 def test_auto_leaves_out_tags_that_copy_upos_and_an_empty_feats_column():
     nlp = _auto_nlp()
-    examples = _without_morph_features(_tags_copy_pos(morph_examples(nlp)))
+    examples = _with_each_gold_token(_tags_copy_pos(morph_examples(nlp)), _empty_morph)
     nlp.initialize(lambda: examples)
     assert _tagger(nlp).targets == ["pos"]
 
