@@ -211,7 +211,7 @@ def test_a_merged_multiword_token_headed_by_a_later_word_is_a_copy_of_upos():
     assert _tagger(nlp).targets == ["pos"]
 
 
-def test_initialize_starts_uncalibrated(tmp_path: Path):
+def test_initialize_starts_uncalibrated():
     nlp = _auto_nlp()
     nlp.initialize(lambda: morph_examples(nlp))
     tagger = _tagger(nlp)

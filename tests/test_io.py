@@ -321,3 +321,66 @@ def test_a_failed_load_leaves_a_working_component_as_it_was(trained_nlp, tmp_pat
         tagger.from_disk(tmp_path / "other" / "torch_tagger", exclude=["vocab"])
     assert tagger.cfg["labels"] == trained_nlp.get_pipe("torch_tagger").cfg["labels"]
     assert all(numpy.array_equal(a, b) for a, b in zip(_scores(nlp), before, strict=True))
+
+
+def test_a_cfg_loaded_without_its_model_is_refused_and_nothing_changes(trained_nlp):
+    """exclude=["model"] must not pair another pipeline's labels with this network."""
+    nlp = spacy.blank("en").from_bytes(trained_nlp.to_bytes())
+    nlp.add_pipe("torch_tagger", config={"targets": ["tag", "pos"], "model": SMALL_MODEL})
+    tagger = nlp.get_pipe("torch_tagger")
+    tagger.from_bytes(trained_nlp.get_pipe("torch_tagger").to_bytes())
+    before = _scores(nlp)
+    other = spacy.blank("en")
+    other.add_pipe("torch_tagger", config={"targets": ["tag", "pos"], "model": SMALL_MODEL})
+    other.initialize(lambda: corpus_examples(other)[:2])
+    with pytest.raises(ValueError, match=r"Load the cfg and the model of one pipeline together"):
+        tagger.from_bytes(other.get_pipe("torch_tagger").to_bytes(), exclude=["model"])
+    assert tagger.label_data == trained_nlp.get_pipe("torch_tagger").label_data
+    assert all(numpy.array_equal(a, b) for a, b in zip(_scores(nlp), before, strict=True))
+
+
+def test_a_restore_that_fails_too_reports_the_first_error(trained_nlp, tmp_path, monkeypatch):
+    from spacy_torch_tagger.pipeline import persistence
+
+    trained_nlp.to_disk(tmp_path / "pipeline")
+    nlp = spacy.load(tmp_path / "pipeline")
+
+    def broken(model, data):
+        raise RuntimeError("first failure")
+
+    monkeypatch.setattr(persistence, "load_model", broken)
+    with pytest.warns(UserWarning, match="could not be put back"), pytest.raises(RuntimeError, match="first"):
+        nlp.get_pipe("torch_tagger").from_disk(tmp_path / "pipeline" / "torch_tagger", exclude=["vocab"])
+
+
+@pytest.mark.parametrize(
+    "dims, refs, named",
+    [({"nO": value}, {}, "dims or refs are damaged") for value in ("abc", -5, 1.5, True, [1, 2])]
+    + [
+        ({"nO": None, "nX": 3}, {}, "dims or refs are damaged"),
+        ({"nO": None}, {"other": 0}, "dims or refs are damaged"),
+        ({"nO": 10**6}, {}, r"output width nO = 1000000 is not the sum of its label counts"),
+    ],
+)
+def test_damaged_dims_are_refused(trained_nlp, tmp_path, dims, refs, named):
+    path = tmp_path / "pipeline"
+    trained_nlp.to_disk(path)
+    model_file = path / "torch_tagger" / "model"
+    message = srsly.msgpack_loads(model_file.read_bytes())
+    message["nodes"][0]["dims"], message["nodes"][0]["refs"] = dims, refs
+    model_file.write_bytes(srsly.msgpack_dumps(message))
+    with pytest.raises(ValueError, match=f"could not load its model.*{named}"):
+        spacy.load(path)
+
+
+def test_a_saved_cfg_with_labels_of_no_target_keeps_only_its_targets(trained_nlp, tmp_path):
+    path = tmp_path / "pipeline"
+    trained_nlp.to_disk(path)
+    cfg = srsly.read_json(path / "torch_tagger" / "cfg")
+    cfg["labels"]["morph"] = ["Number=Sing"]
+    srsly.write_json(path / "torch_tagger" / "cfg", cfg)
+    loaded = spacy.load(path)
+    assert set(loaded.get_pipe("torch_tagger").cfg["labels"]) == {"tag", "pos"}
+    assert [t.pos_ for t in loaded("The dog ate the apple.")] == [
+        t.pos_ for t in trained_nlp("The dog ate the apple.")
+    ]

@@ -185,24 +185,40 @@ def load_model(model: Model, data: bytes) -> None:
     message = upgrade_saved_layout(message)
     if not _is_model_message(message):
         raise ModelFileError("it is not a saved torch_tagger model (unexpected structure)")
-    _take_saved_dims(model, message)
+    _take_saved_dims(model, _saved_dims(model, message))
     model.from_dict(message)
     built_for = tagger_shim(model).n_labels
     if built_for != label_counts(model):
         raise ModelFileError(
             f"its network was saved with label counts {built_for} but the model with {label_counts(model)}"
         )
+    n_out = model.get_dim("nO") if model.has_dim("nO") is True else None
+    if built_for and n_out != sum(built_for.values()):
+        raise ModelFileError(f"its output width nO = {n_out} is not the sum of its label counts {built_for}")
 
 
-def _take_saved_dims(model: Model, message: Dict[str, Any]) -> None:
+def _saved_dims(model: Model, message: Dict[str, Any]) -> Dict[str, Optional[int]]:
+    """The saved node's dims, checked: the model's own dim names, each unset or a
+    positive count, and no refs (the model has none)."""
+    node = message["nodes"][0]
+    dims, refs = node.get("dims"), node.get("refs")
+    if (
+        not isinstance(dims, dict)
+        or not set(dims) <= set(model.dim_names)
+        or not all(value is None or (type(value) is int and value > 0) for value in dims.values())
+        or refs != {}
+    ):
+        raise ModelFileError(f"its dims or refs are damaged (dims {dims!r}, refs {refs!r})")
+    return dims
+
+
+def _take_saved_dims(model: Model, dims: Dict[str, Optional[int]]) -> None:
     """Let the saved dims replace those already set (the model of an initialized
     component loading another pipeline's, with other labels): thinc's `from_dict`
     refuses to change a dim that is set."""
-    for node, info in zip(model.walk(), message["nodes"], strict=False):
-        dims = info.get("dims") if isinstance(info, dict) else None
-        for dim, value in (dims or {}).items():
-            if value is not None and node.has_dim(dim) is True and node.get_dim(dim) != value:
-                node.set_dim(dim, value, force=True)
+    for dim, value in dims.items():
+        if value is not None and model.has_dim(dim) is True and model.get_dim(dim) != value:
+            model.set_dim(dim, value, force=True)
 
 
 def _is_model_message(message: Any) -> bool:

@@ -11,6 +11,9 @@ from .targets import TARGETS
 
 AUTO_TARGETS = "auto"
 
+# spaCy's POS names (its IDS also map "" to 0).
+UPOS_NAMES = frozenset(name for name in UPOS_IDS if name)
+
 
 def is_upos_copy(tag: str, pos: str) -> bool:
     """Whether a gold tag only repeats UPOS, as `spacy convert` writes it for a treebank
@@ -18,7 +21,7 @@ def is_upos_copy(tag: str, pos: str) -> bool:
     multiword token's words joined by "_", its pos being that of the word that heads the
     others (Greek *στο*: tag ADP_DET, pos ADP; Portuguese *dele*: ADP_PRON, PRON)."""
     words = tag.split("_")
-    return tag == pos or (pos in words and all(word in UPOS_IDS for word in words))
+    return tag == pos or (pos in words and all(word in UPOS_NAMES for word in words))
 
 
 # Tags count as a treebank's own only when more than this share of the tagged tokens

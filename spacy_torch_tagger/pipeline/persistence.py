@@ -6,6 +6,7 @@ damaged or foreign data (bugs) are not translated.
 """
 
 import copy
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Protocol, Union
 
@@ -72,16 +73,40 @@ def component_from_disk(tagger: SavedComponent, path: Union[str, Path], exclude:
 
 
 def _restored_on_failure(tagger: SavedComponent, load: Callable[[], Any]) -> None:
-    """Run a load; if it fails, put the component's cfg and model back as they were,
-    so that a component that worked keeps working (strings added to the vocab stay)."""
+    """Run a load, then check that the cfg's labels and the model agree (a load that
+    excludes one part must not pair the other with a stranger). If anything fails, put
+    the component's cfg and model back as they were, so that a component that worked
+    keeps working; the vocab, shared with the pipeline, is not put back. The snapshot
+    serializes the model: cheap for a fresh one, as large as the weights for a built one."""
     cfg = copy.deepcopy(tagger.cfg)
     model_bytes = tagger.model.to_bytes()
     try:
         load()
-    except Exception:
-        tagger.cfg = cfg
-        load_model(tagger.model, model_bytes)
-        raise
+        _check_labels_match_model(
+            tagger,
+            "Load the cfg and the model of one pipeline together (without excluding either), "
+            "or re-save the pipeline.",
+        )
+    except Exception as error:
+        try:
+            tagger.cfg = cfg
+            load_model(tagger.model, model_bytes)
+        except Exception as restore_error:
+            warnings.warn(
+                f"torch_tagger '{tagger.name}' could not be put back as it was after a failed load "
+                f"({restore_error}); create the pipeline again before using it.",
+                stacklevel=3,
+            )
+        raise error
+
+
+def _check_labels_match_model(tagger: SavedComponent, advice: str) -> None:
+    saved, listed = label_counts(tagger.model), tagger.label_counts()
+    if saved and saved != listed:
+        raise ValueError(
+            f"torch_tagger '{tagger.name}': the model has label counts {saved} but the cfg lists {listed}; "
+            + advice
+        )
 
 
 def load_cfg(tagger: SavedComponent, cfg: Any) -> None:
@@ -99,7 +124,11 @@ def load_cfg(tagger: SavedComponent, cfg: Any) -> None:
         check_labels(target, labels[target])
     # Absent in pipelines saved before calibration existed: uncalibrated.
     temperatures = cfg.get("temperatures", {target: 1.0 for target in targets})
-    cfg = {**cfg, "temperatures": _saved_temperatures(tagger, temperatures, targets)}
+    cfg = {
+        **cfg,
+        "labels": {target: labels[target] for target in targets},
+        "temperatures": _saved_temperatures(tagger, temperatures, targets),
+    }
     tagger.cfg.update(cfg)
     for target in targets:
         for label in labels[target]:
@@ -140,12 +169,7 @@ def load_model_bytes(tagger: SavedComponent, data: bytes, source: str) -> None:
             f"torch_tagger '{tagger.name}' could not load its model from {source}: {error}. "
             "Restore the model directory from the original pipeline or re-train."
         ) from error
-    saved, listed = label_counts(tagger.model), tagger.label_counts()
-    if saved and saved != listed:
-        raise ValueError(
-            f"torch_tagger '{tagger.name}': the saved model has label counts {saved} but its cfg "
-            f"lists {listed}; the model directory is inconsistent. Re-save the pipeline."
-        )
+    _check_labels_match_model(tagger, "the model directory is inconsistent. Re-save the pipeline.")
 
 
 def _parse_json(data: bytes, source: str) -> Any:
