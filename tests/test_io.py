@@ -155,14 +155,22 @@ def test_weights_with_a_tensor_missing_or_of_another_shape_are_named(trained_nlp
 def test_label_counts_of_the_model_that_are_damaged_or_not_its_networks_are_refused(
     trained_nlp, tmp_path, counts, message
 ):
-    path = tmp_path / "pipeline"
-    trained_nlp.to_disk(path)
-    model_file = path / "torch_tagger" / "model"
-    model = srsly.msgpack_loads(model_file.read_bytes())
-    model["attrs"][0]["n_labels"] = counts
-    model_file.write_bytes(srsly.msgpack_dumps(model))
+    path = _saved_with_edited_model(
+        trained_nlp, tmp_path, lambda model: model["attrs"][0].update(n_labels=counts)
+    )
     with pytest.raises(ValueError, match=f"could not load its model.*{message}"):
         spacy.load(path)
+
+
+def _saved_with_edited_model(nlp, tmp_path: Path, edit: Callable[[Dict[str, Any]], Any]) -> Path:
+    """`nlp` saved under tmp_path with `edit` applied to its component's decoded model file."""
+    path = tmp_path / "pipeline"
+    nlp.to_disk(path)
+    model_file = path / "torch_tagger" / "model"
+    model = srsly.msgpack_loads(model_file.read_bytes())
+    edit(model)
+    model_file.write_bytes(srsly.msgpack_dumps(model))
+    return path
 
 
 def test_a_pickle_as_the_whole_model_file_is_refused_and_runs_nothing(trained_nlp, tmp_path):
@@ -363,12 +371,9 @@ def test_a_restore_that_fails_too_reports_the_first_error(trained_nlp, tmp_path,
     ],
 )
 def test_damaged_dims_are_refused(trained_nlp, tmp_path, dims, refs, named):
-    path = tmp_path / "pipeline"
-    trained_nlp.to_disk(path)
-    model_file = path / "torch_tagger" / "model"
-    message = srsly.msgpack_loads(model_file.read_bytes())
-    message["nodes"][0]["dims"], message["nodes"][0]["refs"] = dims, refs
-    model_file.write_bytes(srsly.msgpack_dumps(message))
+    path = _saved_with_edited_model(
+        trained_nlp, tmp_path, lambda model: model["nodes"][0].update(dims=dims, refs=refs)
+    )
     with pytest.raises(ValueError, match=f"could not load its model.*{named}"):
         spacy.load(path)
 
