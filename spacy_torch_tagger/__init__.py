@@ -6,7 +6,8 @@ this package: the factory, architectures and scorer are entry points.
 The package's rooms, each importing only those below it:
 network/ (plain torch) <- layers/ (thinc) <- pipeline/ (the spaCy component)
 <- calibration/ <- report/ <- cli/; annotate/ stands on layers/ alone, under cli/.
-tokenization/ (a spaCy tokenizer that learns the treebank's tokens) stands on errors alone.
+tokenization/ (spaCy tokenizers: the language's own for configs whose language is an override,
+and one that learns the treebank's tokens) stands on errors alone.
 
 Names are imported on first use, so `import spacy_torch_tagger.network` (the
 torch networks) loads neither spaCy nor thinc.

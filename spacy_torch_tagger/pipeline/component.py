@@ -19,7 +19,7 @@ from ..extras import extra_requirements
 from ..layers.network_output import split_columns
 from ..layers.tagger_model import checkpoint_of, reads_checkpoint, set_label_counts
 from ..network.value_checks import check_bool, check_float, check_int, check_str
-from .filled_targets import AUTO_TARGETS, filled_columns, filled_targets, targets_of_labels
+from .filled_targets import filled_columns, filled_targets, targets_of_labels
 from .labels import LabelValues, labels_from_argument, labels_from_examples
 from .loss import tagger_loss
 from .persistence import component_from_bytes, component_from_disk, component_to_bytes, component_to_disk
@@ -31,7 +31,7 @@ from .probabilities import (
     write_probabilities,
 )
 from .scorer import fit_score_weights
-from .targets import TARGETS, check_labels, validate_targets
+from .targets import AUTO_TARGETS, TARGETS, check_labels, validate_targets
 from .temperatures import check_temperatures
 from .torch_threads import apply_torch_threads, register_fork_handler
 

@@ -7,9 +7,7 @@ from typing import Callable, Dict, Iterable, List, Sequence, Union
 from spacy.parts_of_speech import IDS as UPOS_IDS
 from spacy.training import Example
 
-from .targets import TARGETS
-
-AUTO_TARGETS = "auto"
+from .targets import AUTO_TARGETS, TARGETS
 
 # spaCy's POS names (its IDS also map "" to 0).
 UPOS_NAMES = frozenset(name for name in UPOS_IDS if name)
@@ -40,9 +38,14 @@ class FilledColumns:
     morph: int = 0
 
     @property
+    def has_own_tags(self) -> bool:
+        """Whether more than OWN_TAG_SHARE of the tags are not copies of UPOS."""
+        return self.own_tags > OWN_TAG_SHARE * self.tagged
+
+    @property
     def tags_copy_pos(self) -> bool:
         """Whether there are tags and (nearly) all only repeat UPOS."""
-        return self.tagged > 0 and self.own_tags <= OWN_TAG_SHARE * self.tagged
+        return self.tagged > 0 and not self.has_own_tags
 
 
 def filled_columns(get_examples: Callable[[], Iterable[Example]]) -> FilledColumns:
@@ -66,7 +69,7 @@ def filled_targets(name: str, columns: FilledColumns) -> List[str]:
     tag   where tags are not copies of UPOS (is_upos_copy, OWN_TAG_SHARE).
     """
     filled = {
-        "tag": columns.tagged > 0 and not columns.tags_copy_pos,
+        "tag": columns.has_own_tags,
         "pos": columns.pos > 0,
         "morph": columns.morph > 0,
     }

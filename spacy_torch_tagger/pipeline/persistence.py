@@ -82,11 +82,7 @@ def _restored_on_failure(tagger: SavedComponent, load: Callable[[], Any]) -> Non
     model_bytes = tagger.model.to_bytes()
     try:
         load()
-        _check_labels_match_model(
-            tagger,
-            "Load the cfg and the model of one pipeline together (without excluding either), "
-            "or re-save the pipeline.",
-        )
+        _check_labels_match_model(tagger)
     except Exception as error:
         try:
             tagger.cfg = cfg
@@ -100,12 +96,13 @@ def _restored_on_failure(tagger: SavedComponent, load: Callable[[], Any]) -> Non
         raise error
 
 
-def _check_labels_match_model(tagger: SavedComponent, advice: str) -> None:
+def _check_labels_match_model(tagger: SavedComponent) -> None:
     saved, listed = label_counts(tagger.model), tagger.label_counts()
     if saved and saved != listed:
         raise ValueError(
-            f"torch_tagger '{tagger.name}': the model has label counts {saved} but the cfg lists {listed}; "
-            + advice
+            f"torch_tagger '{tagger.name}': the model has label counts {saved} but the cfg lists "
+            f"{listed}: the model directory is inconsistent, or a cfg and a model of different "
+            "pipelines were loaded (one part excluded). Load both from one pipeline, or re-save it."
         )
 
 
@@ -169,7 +166,6 @@ def load_model_bytes(tagger: SavedComponent, data: bytes, source: str) -> None:
             f"torch_tagger '{tagger.name}' could not load its model from {source}: {error}. "
             "Restore the model directory from the original pipeline or re-train."
         ) from error
-    _check_labels_match_model(tagger, "the model directory is inconsistent. Re-save the pipeline.")
 
 
 def _parse_json(data: bytes, source: str) -> Any:

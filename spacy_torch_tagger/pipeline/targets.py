@@ -20,6 +20,9 @@ from spacy.vocab import Vocab
 
 EMPTY_MORPH = "_"
 
+# The `targets` setting for targets chosen from the training data (filled_targets.py).
+AUTO_TARGETS = "auto"
+
 
 @dataclass(frozen=True)
 class Target:
@@ -110,14 +113,14 @@ def validate_targets(targets: Sequence[str]) -> List[str]:
     if isinstance(targets, str) or not isinstance(targets, (list, tuple)) or not targets:
         raise ValueError(
             f"torch_tagger 'targets' must be a non-empty list drawn from {list(TARGETS)}, or "
-            f'"auto" to predict what the training data annotates; got {targets!r}. '
+            f'"{AUTO_TARGETS}" to predict what the training data annotates; got {targets!r}. '
             'Example: targets = ["tag", "pos", "morph"].'
         )
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:
         hint = (
-            ' For targets chosen from the data, write targets = "auto", a string.'
-            if "auto" in unknown
+            f' For targets chosen from the data, write targets = "{AUTO_TARGETS}", a string.'
+            if AUTO_TARGETS in unknown
             else ""
         )
         raise ValueError(
